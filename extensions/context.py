@@ -1,0 +1,135 @@
+"""Values derived from the answers, computed once here so templates never repeat the logic."""
+
+from copier_template_extensions import ContextHook
+
+BASE_DEPENDENCIES = [
+    "django[argon2]>=6.1,<6.2",
+    "django-environ>=0.14",
+    "gunicorn>=23",
+    "python-json-logger>=4",
+    "whitenoise>=6.12",
+]
+DATABASE_DEPENDENCIES = {
+    "postgresql": ["psycopg[binary,pool]>=3.2"],
+    "mysql": ["mysqlclient>=2.2"],
+    "sqlite": [],
+}
+CACHE_DEPENDENCIES = {
+    "redis": ["django-redis>=6"],
+    "memcached": ["pymemcache>=4"],
+    "database": [],
+    "none": [],
+}
+DATABASE_LABELS = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}
+CACHE_LABELS = {
+    "redis": "a Redis cache",
+    "memcached": "a Memcached cache",
+    "database": "a database cache",
+    "none": "a per-process memory cache",
+}
+# What .env.example suggests for a local service (compose uses the same ports).
+DATABASE_URL_EXAMPLES = {
+    "postgresql": "postgres://postgres:postgres@localhost:5432/{slug}",
+    "mysql": "mysql://root:@localhost:3306/{slug}",
+    "sqlite": "sqlite:////data/{slug}.sqlite3",
+}
+CACHE_URL_EXAMPLES = {
+    "redis": "redis://localhost:6379/0",
+    "memcached": "pymemcache://localhost:11211",
+}
+
+
+def environment_variables(database, cache, required):
+    """Every variable the rendered project reads: (name, default, meaning).
+
+    .env.example and the project README are both rendered from this list; the project's own
+    tests check it against what the settings and gunicorn.conf.py actually read.
+    """
+    variables = [
+        (
+            "DJANGO_SETTINGS_MODULE",
+            "config.settings.production",
+            "Settings module; manage.py defaults to config.settings.development",
+        ),
+        ("DJANGO_SECRET_KEY", "", "Long random secret; .env gets one on first setup"),
+        (
+            "DJANGO_ALLOWED_HOSTS",
+            "localhost,127.0.0.1,[::1]",
+            "Comma-separated hostnames the service answers on",
+        ),
+        (
+            "DJANGO_CSRF_TRUSTED_ORIGINS",
+            "",
+            "Comma-separated origins allowed to POST, e.g. https://app.example.com",
+        ),
+        ("DJANGO_ADMIN_URL", "admin/", "URL prefix of the admin; change it in production"),
+        ("DJANGO_LOG_LEVEL", "INFO", "Root log level"),
+        ("DJANGO_DEFAULT_FROM_EMAIL", "", "Sender of outgoing email (default: the author email)"),
+        ("DATABASE_URL", "", "Database URL; development falls back to SQLite when unset"),
+    ]
+    if database == "postgresql":
+        variables += [
+            ("DATABASE_SSLMODE", "prefer", "libpq sslmode; production defaults to require"),
+            ("DATABASE_POOL_MAX_SIZE", "10", "Production connection pool size per worker process"),
+        ]
+    else:
+        variables += [("DATABASE_CONN_MAX_AGE", "60", "Seconds a database connection is reused")]
+    if cache in CACHE_URL_EXAMPLES:
+        variables += [
+            ("CACHE_URL", "", "Cache URL; development falls back to local memory when unset"),
+        ]
+    variables += [
+        ("EMAIL_HOST", "localhost", "SMTP server (production)"),
+        ("EMAIL_PORT", "587", "SMTP port"),
+        ("EMAIL_HOST_USER", "", "SMTP user name"),
+        ("EMAIL_HOST_PASSWORD", "", "SMTP password"),
+        ("EMAIL_USE_TLS", "true", "STARTTLS to the SMTP server"),
+        ("HEALTH_CHECK_TIMEOUT", "2.0", "Seconds each readiness check may take"),
+        ("PORT", "8000", "Port gunicorn listens on"),
+        ("GUNICORN_WORKERS", "", "gunicorn worker processes (default: 2 x CPUs + 1)"),
+        ("GUNICORN_THREADS", "1", "Threads per gunicorn worker"),
+        ("GUNICORN_TIMEOUT", "30", "Seconds before a silent worker is restarted"),
+        (
+            "FORWARDED_ALLOW_IPS",
+            "127.0.0.1",
+            "Proxies trusted for X-Forwarded-* headers (* behind a cluster ingress)",
+        ),
+    ]
+    return [
+        {"name": name, "default": default, "meaning": meaning, "required": name in required}
+        for name, default, meaning in variables
+    ]
+
+
+class DerivedContext(ContextHook):
+    def hook(self, context):
+        database = context.get("database")
+        cache = context.get("cache")
+        slug = context.get("project_slug")
+        if not (database and cache and slug):
+            return  # still prompting: nothing to derive yet
+        cache_is_networked = cache in CACHE_URL_EXAMPLES
+        context["dependencies"] = sorted(
+            BASE_DEPENDENCIES + DATABASE_DEPENDENCIES[database] + CACHE_DEPENDENCIES[cache]
+        )
+        context["database_label"] = DATABASE_LABELS[database]
+        context["cache_label"] = CACHE_LABELS[cache]
+        context["uses_cache_url"] = cache_is_networked
+        # Sessions live in the cache only when every process sees the same cache.
+        context["session_engine"] = (
+            "django.contrib.sessions.backends.cached_db"
+            if cache_is_networked
+            else "django.contrib.sessions.backends.db"
+        )
+        context["required_env"] = [
+            "DJANGO_SECRET_KEY",
+            "DJANGO_ALLOWED_HOSTS",
+            "DATABASE_URL",
+            *(["CACHE_URL"] if cache_is_networked else []),
+        ]
+        context["environment_variables"] = environment_variables(
+            database, cache, context["required_env"]
+        )
+        context["database_url_example"] = DATABASE_URL_EXAMPLES[database].format(slug=slug)
+        context["cache_url_example"] = CACHE_URL_EXAMPLES.get(cache, "")
+        context["python_target"] = "py" + context["python_version"].replace(".", "")

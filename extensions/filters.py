@@ -1,0 +1,112 @@
+"""Jinja filters used by copier.yml: slug derivation and answer validation.
+
+Each ``*_error`` filter returns an empty string for a valid answer, or the message Copier shows.
+"""
+
+import keyword
+import re
+import unicodedata
+
+from jinja2.ext import Extension
+
+# Names a project package must not take: they would shadow a module the project imports.
+RESERVED_SLUGS = frozenset(
+    {
+        "asyncio",
+        "collections",
+        "config",
+        "csv",
+        "datetime",
+        "decimal",
+        "django",
+        "email",
+        "environ",
+        "functools",
+        "gunicorn",
+        "http",
+        "json",
+        "logging",
+        "manage",
+        "os",
+        "pathlib",
+        "pytest",
+        "pythonjsonlogger",
+        "re",
+        "secrets",
+        "site",
+        "socket",
+        "string",
+        "sys",
+        "tests",
+        "test",
+        "threading",
+        "time",
+        "types",
+        "typing",
+        "unittest",
+        "uuid",
+        "whitenoise",
+    }
+)
+SLUG_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,29}")
+EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9.-]+)")
+HOST_LABEL_PATTERN = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def slugify(name: str) -> str:
+    """Turn any project name into a Python package name: 'Café Orders' -> 'cafe_orders'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_") or "service"
+    if slug[0].isdigit():
+        slug = f"service_{slug}"
+    slug = slug[:30].rstrip("_")
+    if keyword.iskeyword(slug) or keyword.issoftkeyword(slug) or slug in RESERVED_SLUGS:
+        slug = f"{slug[:22]}_service"
+    return slug
+
+
+def slug_error(slug: str) -> str:
+    if not SLUG_PATTERN.fullmatch(slug):
+        return (
+            f"project_slug {slug!r} is not allowed: use 1 to 30 lowercase letters, digits and "
+            "underscores, starting with a letter or underscore (e.g. cafe_orders)."
+        )
+    if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
+        return f"project_slug {slug!r} is a Python keyword; choose another name."
+    if slug in RESERVED_SLUGS:
+        return (
+            f"project_slug {slug!r} would shadow a module the project imports; "
+            f"choose another name (not one of: {', '.join(sorted(RESERVED_SLUGS))})."
+        )
+    return ""
+
+
+def hostname_error(host: str) -> str:
+    message = (
+        f"domain_name {host!r} is not a valid hostname: use lowercase DNS labels separated by "
+        "dots, with no scheme, port or path (e.g. api.example.com)."
+    )
+    labels = host.split(".")
+    if len(host) > 253 or len(labels) < 2 or not labels[-1].isalpha():
+        return message
+    if not all(HOST_LABEL_PATTERN.fullmatch(label) for label in labels):
+        return message
+    return ""
+
+
+def email_error(address: str) -> str:
+    match = EMAIL_PATTERN.fullmatch(address)
+    if match is None or hostname_error(match.group(1).lower()):
+        return f"author_email {address!r} is not a valid email address (e.g. team@example.com)."
+    return ""
+
+
+class FoundryFilters(Extension):
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.filters.update(
+            slugify=slugify,
+            slug_error=slug_error,
+            hostname_error=hostname_error,
+            email_error=email_error,
+        )
