@@ -101,13 +101,14 @@ def environment_variables(database, cache, required):
     ]
 
 
+ANSWERS_USED = ("project_slug", "python_version", "database", "cache")
+
+
 class DerivedContext(ContextHook):
     def hook(self, context):
-        database = context.get("database")
-        cache = context.get("cache")
-        slug = context.get("project_slug")
-        if not (database and cache and slug):
+        if not all(context.get(name) for name in ANSWERS_USED):
             return  # still prompting: nothing to derive yet
+        database, cache, slug = context["database"], context["cache"], context["project_slug"]
         cache_is_networked = cache in CACHE_URL_EXAMPLES
         context["dependencies"] = sorted(
             BASE_DEPENDENCIES + DATABASE_DEPENDENCIES[database] + CACHE_DEPENDENCIES[cache]

@@ -13,4 +13,6 @@ from .base import STORAGES  # noqa: E402
 # Hashing cost only slows the suite down; Argon2 itself is covered by production settings.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+# Find static files per request instead of scanning STATIC_ROOT for every test client.
+WHITENOISE_AUTOREFRESH = True
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
