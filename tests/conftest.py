@@ -1,0 +1,161 @@
+"""Shared machinery: render projects once per session, install them, and reach real services."""
+
+import os
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from pytest_copie.plugin import Copie
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Where each service listens on CI's machine (and a developer's, if they run one).
+SERVICES = {
+    "postgresql": ("127.0.0.1", 5432),
+    "mysql": ("127.0.0.1", 3306),
+    "redis": ("127.0.0.1", 6379),
+    "memcached": ("127.0.0.1", 11211),
+}
+# Variables of the machine that must not leak into a rendered project's processes.
+PROJECT_VARIABLES = ("DJANGO_", "DATABASE_", "CACHE_", "EMAIL_", "VIRTUAL_ENV")
+
+
+def require_service(name):
+    """Skip when a service is missing on a laptop; under CI a missing service is a failure."""
+    host, port = SERVICES[name]
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as error:
+        message = f"{name} is not reachable on {host}:{port} ({error})"
+        if IN_CI:
+            pytest.fail(f"CI needs every service: {message}")
+        pytest.skip(message)
+
+
+def run(command, cwd, env=None, timeout=600, check=True):
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(map(str, command))} exited {result.returncode} in {cwd}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def clean_environment(**extra):
+    env = {
+        name: value for name, value in os.environ.items() if not name.startswith(PROJECT_VARIABLES)
+    }
+    return env | {"UV_PYTHON_DOWNLOADS": "never"} | extra
+
+
+@dataclass
+class Project:
+    """A rendered project and the services it was rendered for."""
+
+    path: Path
+    answers: dict
+    service_env: dict = field(default_factory=dict)
+
+    @property
+    def slug(self):
+        return self.answers["project_slug"]
+
+    def env(self, **extra):
+        return clean_environment(**self.service_env, **extra)
+
+    def uv(self, *args, env=None, check=True, timeout=600):
+        return run(["uv", "run", "--frozen", *args], self.path, env or self.env(), timeout, check)
+
+    def manage(self, *args, env=None, check=True):
+        return self.uv("python", "manage.py", *args, env=env, check=check)
+
+    def production_env(self, **extra):
+        return self.env(
+            DJANGO_SETTINGS_MODULE="config.settings.production",
+            DJANGO_SECRET_KEY="production-" + "k" * 60,
+            DJANGO_ALLOWED_HOSTS=self.answers["domain_name"],
+            **extra,
+        )
+
+
+def database_name(answers):
+    """One database per rendered combination, so parallel workers never share one."""
+    return "foundry_" + "_".join(
+        answers[key].replace(".", "") for key in ("database", "cache", "python_version")
+    )
+
+
+def service_environment(answers, path):
+    """DATABASE_URL / CACHE_URL pointing the rendered project at the real service it chose."""
+    name = database_name(answers)
+    env = {"DATABASE_URL": f"sqlite:///{path / 'foundry.sqlite3'}"}
+    if answers["database"] == "postgresql":
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+        env["DATABASE_SSLMODE"] = "prefer"
+    elif answers["database"] == "mysql":
+        env["DATABASE_URL"] = f"mysql://root@127.0.0.1:3306/{name}"
+    if answers["cache"] == "redis":
+        env["CACHE_URL"] = "redis://127.0.0.1:6379/0"
+    elif answers["cache"] == "memcached":
+        env["CACHE_URL"] = "pymemcache://127.0.0.1:11211"
+    return env
+
+
+CREATE_DATABASE = {
+    "postgresql": """
+import psycopg
+with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+    db.execute("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    db.execute("CREATE DATABASE {name}")
+""",
+    "mysql": """
+import MySQLdb
+db = MySQLdb.connect(host="127.0.0.1", port=3306, user="root")
+db.cursor().execute("DROP DATABASE IF EXISTS {name}")
+db.cursor().execute("CREATE DATABASE {name} CHARACTER SET utf8mb4")
+""",
+}
+
+
+@pytest.fixture(scope="session")
+def template_renderer(tmp_path_factory, _copier_config_file):
+    """pytest-copie, pointed at the template by absolute path (a relative _src_path breaks
+    later updates)."""
+    return Copie(TEMPLATE_DIR, tmp_path_factory.mktemp("renders"), _copier_config_file)
+
+
+def render(template_renderer, answers):
+    result = template_renderer.copy(extra_answers=answers)
+    if result.exception is not None:
+        raise result.exception
+    path = result.project_dir
+    return Project(path, result.answers, service_environment(result.answers, path))
+
+
+@pytest.fixture(scope="session")
+def installed_projects(template_renderer):
+    """Render, install and prepare each combination once per session (per xdist worker)."""
+    cache = {}
+
+    def get(answers):
+        key = tuple(sorted(answers.items()))
+        if key not in cache:
+            for service in {answers["database"], answers["cache"]} & SERVICES.keys():
+                require_service(service)
+            project = render(template_renderer, answers)
+            run(["uv", "sync"], project.path, clean_environment(), timeout=900)
+            if project.answers["database"] in CREATE_DATABASE:
+                code = CREATE_DATABASE[project.answers["database"]].format(
+                    name=database_name(project.answers)
+                )
+                project.uv("python", "-c", code)
+            cache[key] = project
+        return cache[key]
+
+    return get

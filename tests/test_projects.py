@@ -1,0 +1,169 @@
+"""Every combination of answers renders a project that lints clean and passes its own tests
+against the real services it chose."""
+
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import yaml
+
+from extensions.context import DerivedContext
+
+from .conftest import TEMPLATE_DIR
+
+COPIER_YML = TEMPLATE_DIR / "copier.yml"
+
+DATABASES = ["postgresql", "mysql", "sqlite"]
+CACHES = ["redis", "memcached", "database", "none"]
+COMBINATIONS = [
+    {"project_name": "Café Orders", "database": database, "cache": cache}
+    for database in DATABASES
+    for cache in CACHES
+] + [
+    # Every other answer at a non-default value, with text that needs escaping everywhere.
+    {
+        "project_name": 'Kitchen "Display" <Board> & Co',
+        "project_slug": "kitchen_display",
+        "description": 'Shows orders "live" & <fast>; C:\\path',
+        "author_name": "Zoë O'Brien",
+        "author_email": "kitchen+ops@example.org",
+        "domain_name": "kds.internal.example.org",
+        "python_version": "3.12",
+        "database": "postgresql",
+        "cache": "redis",
+    },
+]
+
+
+def combination_id(answers):
+    return "-".join([answers["database"], answers["cache"], answers.get("python_version", "3.13")])
+
+
+PROJECTS = [
+    pytest.param(
+        answers, id=combination_id(answers), marks=pytest.mark.xdist_group(combination_id(answers))
+    )
+    for answers in COMBINATIONS
+]
+
+
+def template_variable_names():
+    """Every name a template can use: the questions, and what extensions/context.py derives."""
+    questions = {
+        name for name in yaml.safe_load(COPIER_YML.read_text()) if not name.startswith("_")
+    }
+    context = {"project_slug": "x", "python_version": "3.13", "database": "sqlite", "cache": "none"}
+    DerivedContext.hook(None, context)
+    return questions | set(context) | {"_copier_conf", "_copier_answers", "_copier_python"}
+
+
+# Python code may contain "}}" (nested dicts) or "{{" (str.format): residue is a Jinja tag, or an
+# expression that names one of the template's variables.
+JINJA_TAG = re.compile(r"{%-?\s*(if|elif|else|endif|for|endfor|raw|endraw|set|include)\b|{#")
+JINJA_EXPRESSION = re.compile(r"{{-?\s*(" + "|".join(sorted(template_variable_names())) + r")\b")
+
+
+def has_residue(path, relative):
+    if "{{" in str(relative) or "{%" in str(relative) or path.suffix == ".jinja":
+        return True
+    if not path.is_file():
+        return False
+    text = path.read_text(encoding="utf-8")
+    # Django templates keep their own tags; only our variables would be residue there.
+    tag_residue = path.suffix != ".html" and JINJA_TAG.search(text)
+    return bool(tag_residue or JINJA_EXPRESSION.search(text))
+
+
+@pytest.fixture(params=PROJECTS)
+def project(request, installed_projects):
+    return installed_projects(request.param)
+
+
+def test_no_jinja_is_left_in_any_file_or_name(project):
+    leftovers = []
+    for path in project.path.rglob("*"):
+        relative = path.relative_to(project.path)
+        if relative.parts[0] in {".venv", ".pytest_cache", ".ruff_cache", "staticfiles"}:
+            continue
+        if has_residue(path, relative):
+            leftovers.append(str(relative))
+    assert not leftovers
+
+
+def test_ruff_check_is_clean(project):
+    project.uv("ruff", "check", ".")
+
+
+def test_ruff_format_changes_nothing(project):
+    project.uv("ruff", "format", "--check", ".")
+
+
+def test_project_test_suite_passes_against_real_services(project):
+    result = project.uv("pytest", "-q", "-p", "no:cacheprovider")
+
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary
+    # With every service present, nothing may be skipped.
+    assert "skipped" not in summary, result.stdout[-3000:]
+
+
+def test_production_deploy_check_reports_no_issues(project):
+    result = project.manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=project.production_env()
+    )
+
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_migrations_match_the_models(project):
+    project.manage("makemigrations", "--check", "--dry-run")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url, process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}: {process.stderr.read()}")
+        try:
+            return urllib.request.urlopen(url, timeout=5)
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {timeout}s")
+
+
+def test_first_run_needs_no_services(project, tmp_path):
+    """Right after copy: migrate && runserver, with no DATABASE_URL or CACHE_URL at all."""
+    env = project.env()
+    for name in ("DATABASE_URL", "CACHE_URL"):
+        env.pop(name, None)
+    migrate = project.manage("migrate", env=env)
+    assert "DATABASE_URL" in migrate.stderr and "development uses SQLite" in migrate.stderr
+
+    port = free_port()
+    command = ["uv", "run", "--frozen", "python", "manage.py", "runserver", "--noreload", str(port)]
+    server = subprocess.Popen(
+        command,
+        cwd=project.path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        home = wait_for_http(f"http://127.0.0.1:{port}/", server)
+        ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready/", timeout=10)
+        assert home.status == 200
+        assert ready.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        (project.path / "db.sqlite3").unlink(missing_ok=True)
