@@ -37,6 +37,9 @@ COMBINATIONS = [
     },
 ]
 
+# The default answers: also served by gunicorn in test_smoke.py.
+SMOKE_ANSWERS = COMBINATIONS[0]
+
 
 def combination_id(answers):
     return "-".join([answers["database"], answers["cache"], answers.get("python_version", "3.13")])

@@ -1,0 +1,173 @@
+"""The default project under gunicorn with production settings, on real PostgreSQL and Redis."""
+
+import http.client
+import json
+import socket
+import subprocess
+import time
+
+import pytest
+
+from .test_projects import SMOKE_ANSWERS, combination_id, free_port
+
+pytestmark = pytest.mark.xdist_group(combination_id(SMOKE_ANSWERS))
+POD_IP_HOST = "10.1.2.3:8000"
+
+
+class Server:
+    def __init__(self, project, env, log_path):
+        self.port = free_port()
+        self.log_path = log_path
+        self.log = log_path.open("w")
+        command = ["uv", "run", "--frozen", "gunicorn", "config.wsgi", "--workers", "2"]
+        command += ["--bind", f"127.0.0.1:{self.port}"]
+        self.process = subprocess.Popen(
+            command, cwd=project.path, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        self.wait_until_listening()
+
+    def wait_until_listening(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"gunicorn exited: {self.log_path.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail(f"gunicorn did not listen within {timeout}s")
+
+    def get(self, path, host, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection.request("GET", path, headers={"Host": host} | (headers or {}))
+        response = connection.getresponse()
+        body = response.read().decode()
+        connection.close()
+        return response, body
+
+    def page(self, path, project, headers=None):
+        """A browser's request, as the TLS-terminating proxy forwards it."""
+        https = {"X-Forwarded-Proto": "https"} | (headers or {})
+        return self.get(path, project.answers["domain_name"], https)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    def access_log(self):
+        records = [json.loads(line) for line in self.log_path.read_text().splitlines()]
+        return [record for record in records if record["logger"] == "gunicorn.access"]
+
+    def wait_for_access(self, path, timeout=10):
+        """gunicorn writes the access line just after the response: wait for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if records := [r for r in self.access_log() if r["path"] == path]:
+                return records
+            time.sleep(0.1)
+        pytest.fail(f"no access log line for {path}: {self.log_path.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def project(installed_projects):
+    project = installed_projects(SMOKE_ANSWERS)
+    env = project.production_env(DATABASE_SSLMODE="disable")
+    project.manage("migrate", "--noinput", env=env)
+    project.manage("collectstatic", "--noinput", env=env)
+    return project
+
+
+@pytest.fixture(scope="module")
+def server(project, tmp_path_factory):
+    env = project.production_env(DATABASE_SSLMODE="disable")
+    server = Server(project, env, tmp_path_factory.mktemp("gunicorn") / "healthy.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server_without_cache(project, tmp_path_factory):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    env = project.production_env(
+        DATABASE_SSLMODE="disable", CACHE_URL=f"redis://127.0.0.1:{closed_port}/0"
+    )
+    server = Server(project, env, tmp_path_factory.mktemp("gunicorn") / "no-cache.log")
+    yield server
+    server.stop()
+
+
+def test_live_answers_a_kubelet_probing_the_pod_ip(server):
+    response, body = server.get("/health/live/", POD_IP_HOST)
+
+    assert response.status == 200
+    assert json.loads(body) == {"status": "ok"}
+
+
+def test_ready_answers_200_when_postgresql_and_redis_answer(server):
+    response, body = server.get("/health/ready/", POD_IP_HOST)
+
+    assert response.status == 200, body
+    checks = json.loads(body)["checks"]
+    assert {name: check["status"] for name, check in checks.items()} == {
+        "database": "ok",
+        "cache": "ok",
+    }
+
+
+def test_pages_render_with_hashed_static_files(server, project):
+    response, body = server.page("/", project)
+
+    assert response.status == 200
+    assert "/static/core/site." in body
+    assert response.getheader("Strict-Transport-Security").startswith("max-age=31536000")
+
+
+def test_plain_http_pages_redirect_to_https(server, project):
+    response, _ = server.get("/", project.answers["domain_name"])
+
+    assert response.status == 301
+    assert response.getheader("Location") == f"https://{project.answers['domain_name']}/"
+
+
+def test_access_log_is_json_with_request_ids_and_no_healthy_probes(server, project):
+    server.get("/health/live/", POD_IP_HOST)
+    response, _ = server.page("/", project, {"X-Request-ID": "smoke-42"})
+    assert response.getheader("X-Request-ID") == "smoke-42"
+
+    pages = server.wait_for_access("/")
+
+    assert "smoke-42" in [record["request_id"] for record in pages]
+    assert all(not record["path"].startswith("/health/") for record in server.access_log())
+
+
+def test_ready_answers_503_while_the_cache_is_down(server_without_cache):
+    response, body = server_without_cache.get("/health/ready/", POD_IP_HOST)
+
+    assert response.status == 503
+    checks = json.loads(body)["checks"]
+    assert checks["cache"]["status"] == "error"
+    assert checks["database"]["status"] == "ok"
+
+
+def test_live_stays_200_while_the_cache_is_down(server_without_cache):
+    response, _ = server_without_cache.get("/health/live/", POD_IP_HOST)
+
+    assert response.status == 200
+
+
+def test_pages_still_render_while_the_cache_is_down(server_without_cache, project):
+    response, _ = server_without_cache.page("/", project)
+
+    assert response.status == 200
+
+
+def test_failing_probes_are_logged(server_without_cache):
+    server_without_cache.get("/health/ready/", POD_IP_HOST)
+
+    probes = server_without_cache.wait_for_access("/health/ready/")
+
+    assert 503 in [record["status"] for record in probes]
