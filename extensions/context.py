@@ -109,6 +109,8 @@ class DerivedContext(ContextHook):
         if not all(context.get(name) for name in ANSWERS_USED):
             return  # still prompting: nothing to derive yet
         database, cache, slug = context["database"], context["cache"], context["project_slug"]
+        if database not in DATABASE_DEPENDENCIES or cache not in CACHE_DEPENDENCIES:
+            return  # an invalid choice: Copier reports it with the allowed values
         cache_is_networked = cache in CACHE_URL_EXAMPLES
         context["dependencies"] = sorted(
             BASE_DEPENDENCIES + DATABASE_DEPENDENCIES[database] + CACHE_DEPENDENCIES[cache]

@@ -78,6 +78,7 @@ logconfig_dict = {
             "formatter": "json",
         },
     },
+    "root": {"handlers": ["error"], "level": "INFO"},
     "loggers": {
         "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         "gunicorn.error": {"handlers": ["error"], "level": "INFO", "propagate": False},

@@ -67,7 +67,7 @@ class Project:
         return self.answers["project_slug"]
 
     def env(self, **extra):
-        return clean_environment(**self.service_env, **extra)
+        return clean_environment(**(self.service_env | extra))
 
     def uv(self, *args, env=None, check=True, timeout=600):
         return run(["uv", "run", "--frozen", *args], self.path, env or self.env(), timeout, check)
