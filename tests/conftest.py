@@ -1,6 +1,7 @@
 """Shared machinery: render projects once per session, install them, and reach real services."""
 
 import os
+import shutil
 import socket
 import subprocess
 from dataclasses import dataclass, field
@@ -123,11 +124,37 @@ db.cursor().execute("CREATE DATABASE {name} CHARACTER SET utf8mb4")
 }
 
 
+def git(*args, cwd):
+    author = ["-c", "user.name=django-foundry tests", "-c", "user.email=tests@example.com"]
+    return subprocess.run(
+        ["git", *author, *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
+
+
 @pytest.fixture(scope="session")
-def template_renderer(tmp_path_factory, _copier_config_file):
+def template_snapshot(tmp_path_factory):
+    """The template as it stands in the working tree, committed in a repository of its own.
+
+    Renders then record a real commit (a dirty tree gives Copier a throwaway one), so
+    `copier update` works, and the tests never depend on the tree being committed.
+    """
+    snapshot = tmp_path_factory.mktemp("template")
+    listing = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE_DIR)
+    for name in listing.stdout.splitlines():
+        if (TEMPLATE_DIR / name).is_file():
+            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE_DIR / name, snapshot / name)
+    git("init", "-q", cwd=snapshot)
+    git("add", "-A", cwd=snapshot)
+    git("commit", "-qm", "snapshot", cwd=snapshot)
+    return snapshot
+
+
+@pytest.fixture(scope="session")
+def template_renderer(template_snapshot, tmp_path_factory, _copier_config_file):
     """pytest-copie, pointed at the template by absolute path (a relative _src_path breaks
     later updates)."""
-    return Copie(TEMPLATE_DIR, tmp_path_factory.mktemp("renders"), _copier_config_file)
+    return Copie(template_snapshot, tmp_path_factory.mktemp("renders"), _copier_config_file)
 
 
 def render(template_renderer, answers):

@@ -3,12 +3,12 @@
 import subprocess
 import sys
 
+import pexpect
 import pytest
 
 from extensions.filters import slugify
 
-from .conftest import TEMPLATE_DIR
-
+CLEAR_LINE = "\x15"  # Ctrl-U: the prompt is pre-filled with the default
 INVALID_ANSWERS = [
     ("project_name", "", "must not be empty"),
     ("project_name", "   ", "must not be empty"),
@@ -46,11 +46,11 @@ INVALID_ANSWERS = [
 ]
 
 
-def copier_copy(destination, *data):
+def copier_copy(template, destination, *data):
     arguments = [arg for pair in data for arg in ("-d", pair)]
     command = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD"]
     return subprocess.run(
-        [*command, *arguments, str(TEMPLATE_DIR), str(destination)],
+        [*command, *arguments, str(template), str(destination)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -63,14 +63,14 @@ def copier_copy(destination, *data):
     ids=[f"{question}={answer!r}"[:40] for question, answer, _ in INVALID_ANSWERS],
 )
 def test_invalid_answer_fails_with_a_clear_message_and_writes_nothing(
-    tmp_path, question, answer, message
+    template_snapshot, tmp_path, question, answer, message
 ):
     destination = tmp_path / "service"
     data = [f"{question}={answer}"]
     if question != "project_name":
         data.insert(0, "project_name=Orders")
 
-    result = copier_copy(destination, *data)
+    result = copier_copy(template_snapshot, destination, *data)
 
     assert result.returncode != 0
     assert message in result.stderr
@@ -90,10 +90,38 @@ def test_invalid_answer_fails_with_a_clear_message_and_writes_nothing(
         ("A very long project name that keeps going on", "a_very_long_project_name_that"),
     ],
 )
-def test_the_default_slug_is_a_valid_package_name(tmp_path, name, slug):
+def test_the_default_slug_is_a_valid_package_name(template_snapshot, tmp_path, name, slug):
     assert slugify(name) == slug
 
-    result = copier_copy(tmp_path / "service", f"project_name={name}")
+    result = copier_copy(template_snapshot, tmp_path / "service", f"project_name={name}")
 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "service" / slug / "health" / "checks.py").is_file()
+
+
+def test_the_prompt_refuses_an_invalid_answer_until_it_is_fixed(template_snapshot, tmp_path):
+    destination = tmp_path / "service"
+    command = ["-m", "copier", "copy", "--trust", "--vcs-ref=HEAD", str(template_snapshot)]
+    prompt = pexpect.spawn(
+        sys.executable,
+        [*command, str(destination)],
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 400),
+    )
+    prompt.expect("Human-readable name")
+    prompt.sendline("Café Orders")
+    prompt.expect("Python package name")
+    prompt.send(CLEAR_LINE)
+    prompt.sendline("class")
+    prompt.expect("is a Python keyword")  # shown under the prompt, which stays open
+    prompt.send(CLEAR_LINE)
+    prompt.sendline("cafe_orders")
+    prompt.expect("One sentence")  # accepted: on to the next question
+
+    prompt.sendcontrol("c")
+    prompt.expect(pexpect.EOF)
+    prompt.close()
+
+    assert prompt.exitstatus != 0
+    assert not destination.exists()
