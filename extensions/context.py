@@ -136,3 +136,6 @@ class DerivedContext(ContextHook):
         context["database_url_example"] = DATABASE_URL_EXAMPLES[database].format(slug=slug)
         context["cache_url_example"] = CACHE_URL_EXAMPLES.get(cache, "")
         context["python_target"] = "py" + context["python_version"].replace(".", "")
+        # pgbouncer is only asked for PostgreSQL; an answer left over from before is ignored.
+        context["uses_pgbouncer"] = database == "postgresql" and bool(context.get("pgbouncer"))
+        context["image_name"] = slug.replace("_", "-")
