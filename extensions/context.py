@@ -39,7 +39,7 @@ CACHE_URL_EXAMPLES = {
 }
 
 
-def environment_variables(database, cache, required):
+def environment_variables(database, cache, pgbouncer, required, examples):
     """Every variable the rendered project reads: (name, default, meaning).
 
     .env.example and the project README are both rendered from this list; the project's own
@@ -69,7 +69,10 @@ def environment_variables(database, cache, required):
     ]
     if database == "postgresql":
         variables += [
-            ("DATABASE_SSLMODE", "prefer", "libpq sslmode; production defaults to require"),
+            ("DATABASE_SSLMODE", "prefer", "libpq sslmode; production defaults to require")
+        ]
+    if database == "postgresql" and not pgbouncer:
+        variables += [
             ("DATABASE_POOL_MAX_SIZE", "10", "Production connection pool size per worker process"),
         ]
     else:
@@ -77,6 +80,13 @@ def environment_variables(database, cache, required):
     if cache in CACHE_URL_EXAMPLES:
         variables += [
             ("CACHE_URL", "", "Cache URL; development falls back to local memory when unset"),
+        ]
+    if database == "postgresql":
+        variables += [("POSTGRES_PASSWORD", "", "Password of the compose PostgreSQL user")]
+    elif database == "mysql":
+        variables += [
+            ("MARIADB_PASSWORD", "", "Password of the compose MariaDB user"),
+            ("MARIADB_ROOT_PASSWORD", "", "Password of the compose MariaDB root user"),
         ]
     variables += [
         ("EMAIL_HOST", "localhost", "SMTP server (production)"),
@@ -96,11 +106,25 @@ def environment_variables(database, cache, required):
         ),
     ]
     return [
-        {"name": name, "default": default, "meaning": meaning, "required": name in required}
+        {
+            "name": name,
+            "default": default,
+            "meaning": meaning,
+            "required": name in required,
+            # Left blank in .env.example: scripts/create_dotenv.py fills in a random value.
+            "generated": name in GENERATED_SECRETS,
+            "example": examples.get(name, default),
+        }
         for name, default, meaning in variables
     ]
 
 
+GENERATED_SECRETS = {
+    "DJANGO_SECRET_KEY",
+    "POSTGRES_PASSWORD",
+    "MARIADB_PASSWORD",
+    "MARIADB_ROOT_PASSWORD",
+}
 ANSWERS_USED = ("project_slug", "python_version", "database", "cache")
 
 
@@ -112,6 +136,8 @@ class DerivedContext(ContextHook):
         if database not in DATABASE_DEPENDENCIES or cache not in CACHE_DEPENDENCIES:
             return  # an invalid choice: Copier reports it with the allowed values
         cache_is_networked = cache in CACHE_URL_EXAMPLES
+        # pgbouncer is only asked for PostgreSQL; an answer left over from before is ignored.
+        context["uses_pgbouncer"] = database == "postgresql" and bool(context.get("pgbouncer"))
         context["dependencies"] = sorted(
             BASE_DEPENDENCIES + DATABASE_DEPENDENCIES[database] + CACHE_DEPENDENCIES[cache]
         )
@@ -130,12 +156,14 @@ class DerivedContext(ContextHook):
             "DATABASE_URL",
             *(["CACHE_URL"] if cache_is_networked else []),
         ]
-        context["environment_variables"] = environment_variables(
-            database, cache, context["required_env"]
-        )
         context["database_url_example"] = DATABASE_URL_EXAMPLES[database].format(slug=slug)
         context["cache_url_example"] = CACHE_URL_EXAMPLES.get(cache, "")
+        examples = {
+            "DATABASE_URL": context["database_url_example"],
+            "CACHE_URL": context["cache_url_example"],
+        }
+        context["environment_variables"] = environment_variables(
+            database, cache, context["uses_pgbouncer"], context["required_env"], examples
+        )
         context["python_target"] = "py" + context["python_version"].replace(".", "")
-        # pgbouncer is only asked for PostgreSQL; an answer left over from before is ignored.
-        context["uses_pgbouncer"] = database == "postgresql" and bool(context.get("pgbouncer"))
         context["image_name"] = slug.replace("_", "-")

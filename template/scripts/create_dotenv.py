@@ -1,14 +1,17 @@
-"""Create .env from .env.example with a fresh random DJANGO_SECRET_KEY.
+"""Create .env from .env.example, with a fresh random value for every variable left blank there
+(DJANGO_SECRET_KEY, the compose database passwords).
 
 Runs once when the project is generated; teammates run it after cloning. It never overwrites an
-existing .env, and .env is gitignored, so the key never reaches the repository.
+existing .env, and .env is gitignored, so the secrets never reach the repository.
 """
 
+import re
 import secrets
 import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+BLANK_VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*=")
 
 
 def main() -> int:
@@ -17,14 +20,14 @@ def main() -> int:
         print(f"{dotenv} already exists; leaving it untouched.")
         return 0
     lines = (PROJECT_DIR / ".env.example").read_text(encoding="utf-8").splitlines()
-    secret_key = secrets.token_urlsafe(50)
+    # URL-safe, so a password can go into a DATABASE_URL as it is.
     lines = [
-        f"DJANGO_SECRET_KEY={secret_key}" if line.startswith("DJANGO_SECRET_KEY=") else line
+        f"{line}{secrets.token_urlsafe(50)}" if BLANK_VARIABLE.fullmatch(line) else line
         for line in lines
     ]
     dotenv.write_text("\n".join(lines) + "\n", encoding="utf-8")
     dotenv.chmod(0o600)
-    print(f"Created {dotenv} with a new DJANGO_SECRET_KEY.")
+    print(f"Created {dotenv} with new random secrets.")
     return 0
 
 

@@ -10,6 +10,7 @@ READERS = [
     PROJECT_DIR / "gunicorn.conf.py",
 ]
 READER_CALLS = re.compile(r"env|env\.\w+|os\.environ\.get|os\.getenv")
+COMPOSE_FILES = sorted(PROJECT_DIR.glob("compose*.yaml"))
 # Read by Django or by the platform rather than by our code.
 READ_ELSEWHERE = {"DJANGO_SETTINGS_MODULE"}
 
@@ -29,19 +30,29 @@ def variables_read_by_code():
     return names
 
 
+def variables_read_by_compose():
+    """Names compose interpolates from .env: ${NAME}, ${NAME:?message}, ..."""
+    text = "".join(path.read_text() for path in COMPOSE_FILES)
+    return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
+
+
+def variables_read():
+    return variables_read_by_code() | variables_read_by_compose()
+
+
 def variables_in_env_example():
     text = (PROJECT_DIR / ".env.example").read_text()
     return set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
 
 
 def test_env_example_lists_every_variable_the_code_reads():
-    missing = variables_read_by_code() - variables_in_env_example()
+    missing = variables_read() - variables_in_env_example()
 
     assert not missing, f"add these to .env.example: {sorted(missing)}"
 
 
 def test_env_example_lists_no_variable_nothing_reads():
-    unused = variables_in_env_example() - variables_read_by_code() - READ_ELSEWHERE
+    unused = variables_in_env_example() - variables_read() - READ_ELSEWHERE
 
     assert not unused, f"nothing reads these .env.example entries: {sorted(unused)}"
 
@@ -54,6 +65,7 @@ def test_readme_documents_every_variable():
     assert not undocumented, f"document these in README.md: {sorted(undocumented)}"
 
 
-def test_the_contract_scanner_finds_what_the_settings_read():
+def test_the_contract_scanners_find_what_the_settings_and_compose_read():
     # Guards the tests above against a scanner that silently finds nothing.
     assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "GUNICORN_WORKERS"} <= variables_read_by_code()
+    assert {"DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"} <= variables_read_by_compose()
