@@ -1,5 +1,7 @@
 """Shared machinery: render projects once per session, install them, and reach real services."""
 
+import hashlib
+import json
 import os
 import shutil
 import socket
@@ -73,6 +75,9 @@ class Project:
     def uv(self, *args, env=None, check=True, timeout=600):
         return run(["uv", "run", "--frozen", *args], self.path, env or self.env(), timeout, check)
 
+    def make(self, target, env=None):
+        return run(["make", target], self.path, env or self.env())
+
     def manage(self, *args, env=None, check=True):
         return self.uv("python", "manage.py", *args, env=env, check=check)
 
@@ -87,9 +92,8 @@ class Project:
 
 def database_name(answers):
     """One database per rendered combination, so parallel workers never share one."""
-    return "foundry_" + "_".join(
-        answers[key].replace(".", "") for key in ("database", "cache", "python_version")
-    )
+    digest = hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()
+    return f"foundry_{digest[:12]}"
 
 
 def service_environment(answers, path):

@@ -1,0 +1,587 @@
+"""Delivery files — image, compose, nginx, Kubernetes, CI, pre-commit, backups — judged by the
+tools made for them, and run for real wherever they can run without a Docker engine."""
+
+import ast
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from dockerfile_parse import DockerfileParser
+
+from .conftest import CREATE_DATABASE, database_name, run
+from .test_projects import (
+    MAKE_TARGETS_TESTED,
+    PROJECTS,
+    SMOKE_ANSWERS,
+    combination_id,
+    free_port,
+)
+from .test_smoke import Server
+
+TOOLS = Path(sys.executable).parent
+SHA_PINNED_ACTION = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*")
+
+
+@pytest.fixture(params=PROJECTS)
+def project(request, installed_projects):
+    return installed_projects(request.param)
+
+
+@pytest.fixture
+def default_project(installed_projects):
+    return installed_projects(SMOKE_ANSWERS)
+
+
+# Tests of one project run on the worker that installed it (see PROJECTS).
+with_default_project = pytest.mark.xdist_group(combination_id(SMOKE_ANSWERS))
+
+
+def project_param(database, cache):
+    return next(
+        p for p in PROJECTS if (p.values[0]["database"], p.values[0]["cache"]) == (database, cache)
+    )
+
+
+def tool(name, *args, cwd, check=True):
+    return run([str(TOOLS / name), *map(str, args)], cwd, check=check)
+
+
+def load_yaml(path):
+    return yaml.safe_load(path.read_text())
+
+
+def required_environment(project):
+    """REQUIRED_ENVIRONMENT as production.py declares it."""
+    tree = ast.parse((project.path / "config/settings/production.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and node.targets[0].id == "REQUIRED_ENVIRONMENT":
+            return set(ast.literal_eval(node.value))
+    pytest.fail("production.py declares no REQUIRED_ENVIRONMENT")
+
+
+# --- Dockerfile ---------------------------------------------------------------------------------
+
+
+def stages(project):
+    parser = DockerfileParser(str(project.path / "Dockerfile"))
+    current = []
+    result = []
+    for instruction in parser.structure:
+        if instruction["instruction"] == "FROM":
+            current = []
+            result.append(current)
+        if result:
+            current.append(instruction)
+    return result
+
+
+def test_dockerfile_passes_hadolint_with_healthcheck_required(project):
+    tool(
+        "hadolint",
+        "--failure-threshold",
+        "warning",
+        "--warning",
+        "DL3057",
+        "Dockerfile",
+        cwd=project.path,
+    )
+    tool("hadolint", "--config", ".hadolint.yaml", "Dockerfile", cwd=project.path)
+
+
+@with_default_project
+def test_hadolint_flags_a_final_stage_without_healthcheck(default_project, tmp_path):
+    """The rule set can fail: without its HEALTHCHECK the same Dockerfile is refused."""
+    dockerfile = (default_project.path / "Dockerfile").read_text()
+    stripped = re.sub(r"HEALTHCHECK.*?\n(\s+CMD.*\n)?", "", dockerfile)
+    (tmp_path / "Dockerfile").write_text(stripped)
+
+    result = tool(
+        "hadolint",
+        "--config",
+        default_project.path / ".hadolint.yaml",
+        "Dockerfile",
+        cwd=tmp_path,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "DL3057" in result.stdout
+
+
+def test_dockerfile_builds_in_stages_and_runs_as_a_non_root_user(project):
+    all_stages = stages(project)
+    final = all_stages[-1]
+    values = {i["instruction"]: i["value"] for i in final}
+
+    assert len(all_stages) >= 2
+    assert re.fullmatch(r"[1-9]\d*(:[1-9]\d*)?", values["USER"])
+    assert "HEALTHCHECK" in values
+    assert json.loads(values["CMD"])[0] == "gunicorn"
+    assert "EXPOSE" in values
+
+
+def test_final_stage_installs_no_compiler_or_headers(project):
+    final_runs = " ".join(i["value"] for i in stages(project)[-1] if i["instruction"] == "RUN")
+
+    assert not re.search(r"\b(gcc|g\+\+|clang|build-essential|[\w.+-]+-dev)\b", final_runs)
+
+
+def test_base_images_are_tagged(project):
+    parser = DockerfileParser(str(project.path / "Dockerfile"))
+    images = [i["value"].split()[0] for i in parser.structure if i["instruction"] == "FROM"]
+    images += re.findall(r"--from=(\S+:\S+)", parser.content)
+
+    for image in images:
+        if image in {"builder"}:
+            continue
+        assert ":" in image and not image.endswith(":latest"), image
+
+
+@with_default_project
+def test_builder_commands_run(default_project, tmp_path):
+    """The builder's install and collectstatic, run as written against a fresh environment."""
+    env = default_project.env(UV_PROJECT_ENVIRONMENT=str(tmp_path / "venv"))
+    run(["uv", "sync", "--locked", "--no-dev"], default_project.path, env)
+    collect = [str(tmp_path / "venv/bin/python"), "manage.py", "collectstatic", "--noinput"]
+    result = run(
+        collect, default_project.path, env | {"DJANGO_SETTINGS_MODULE": "config.settings.base"}
+    )
+
+    assert "static files copied" in result.stdout
+
+
+@with_default_project
+def test_healthcheck_command_tells_a_running_app_from_a_stopped_one(default_project, tmp_path):
+    healthcheck = json.loads(
+        next(
+            i["value"] for i in stages(default_project)[-1] if i["instruction"] == "HEALTHCHECK"
+        ).split("CMD", 1)[1]
+    )
+    compose_check = load_yaml(default_project.path / "compose.yaml")["services"]["web"][
+        "healthcheck"
+    ]
+    assert compose_check["test"][1:] == healthcheck  # ["CMD", *the same command]
+    env = default_project.production_env(DATABASE_SSLMODE="disable")
+    default_project.manage("migrate", "--noinput", env=env)
+    server = Server(default_project, env, tmp_path / "gunicorn.log")
+    command = ["uv", "run", "--frozen", *healthcheck]
+    try:
+        healthy = run(command, default_project.path, env | {"PORT": str(server.port)}, check=False)
+    finally:
+        server.stop()
+    stopped = run(command, default_project.path, env | {"PORT": str(server.port)}, check=False)
+
+    assert healthy.returncode == 0, healthy.stderr
+    assert stopped.returncode != 0
+
+
+# --- compose ------------------------------------------------------------------------------------
+
+
+def compose_files(project):
+    return [project.path / "compose.yaml", project.path / "compose.prod.yaml"]
+
+
+def test_compose_files_follow_the_compose_spec(project):
+    for path in compose_files(project):
+        tool("check-jsonschema", "--builtin-schema", "vendor.compose-spec", path, cwd=project.path)
+
+
+def test_compose_services_are_health_checked_and_waited_for(project):
+    for path in compose_files(project):
+        services = load_yaml(path)["services"]
+        for name, service in services.items():
+            if name != "migrate":  # a one-shot: others wait for it to complete
+                assert "healthcheck" in service, f"{path.name}: {name}"
+            for dependency in service.get("depends_on", {}).values():
+                assert dependency["condition"] in {
+                    "service_healthy",
+                    "service_completed_successfully",
+                }
+
+
+def test_compose_files_hold_no_credentials(project):
+    for path in compose_files(project):
+        for line in path.read_text().splitlines():
+            if re.search(r"PASSWORD|SECRET", line) and ":" in line:
+                value = line.split(":", 1)[1]
+                assert "${" in value, f"{path.name}: {line.strip()}"
+
+
+def test_production_compose_keeps_the_database_internal(project):
+    compose = load_yaml(project.path / "compose.prod.yaml")
+    services = compose["services"]
+
+    assert compose["networks"]["backend"]["internal"] is True
+    assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
+    for name in ("db", "cache", "pgbouncer"):
+        if name in services:
+            assert services[name]["networks"] == ["backend"]
+            assert "ports" not in services[name]
+    for name, service in services.items():
+        if name != "migrate":
+            assert service["restart"] == "unless-stopped"
+    assert services["web"]["deploy"]["resources"]["limits"]
+
+
+def test_pgbouncer_sits_between_web_and_postgresql(project):
+    if not project.answers.get("pgbouncer"):
+        pytest.skip("rendered without pgbouncer")
+    for path in compose_files(project):
+        services = load_yaml(path)["services"]
+        assert "@pgbouncer:5432/" in services["web"]["environment"]["DATABASE_URL"]
+        assert services["pgbouncer"]["environment"]["POOL_MODE"] == "transaction"
+    base = (project.path / "config/settings/base.py").read_text()
+    production = (project.path / "config/settings/production.py").read_text()
+    assert 'DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True' in base
+    assert '"pool"' not in production
+
+
+def deploy_targets(project):
+    """Each production deploy target and the variable names it supplies to the app."""
+    targets = {}
+    services = load_yaml(project.path / "compose.prod.yaml")["services"]
+    for name in ("web", "migrate"):
+        targets[f"compose.prod.yaml:{name}"] = set(services[name]["environment"])
+    k8s = project.path / "deploy" / "k8s"
+    if k8s.is_dir():
+        supplied = set(load_yaml(k8s / "configmap.yaml")["data"])
+        supplied |= set(load_yaml(k8s / "secret.example.yaml")["stringData"])
+        for manifest in ("deployment.yaml", "migrate-job.yaml"):
+            spec = load_yaml(k8s / manifest)["spec"]["template"]["spec"]
+            for container in spec["containers"]:
+                names = {e["name"] for e in container.get("env", [])}
+                references = {
+                    r.get("configMapRef", r.get("secretRef"))["name"] for r in container["envFrom"]
+                }
+                assert len(references) == 2, manifest
+                targets[f"k8s/{manifest}"] = names | supplied
+    return targets
+
+
+def test_every_deploy_target_supplies_what_production_requires(project):
+    required = required_environment(project)
+    example = (project.path / ".env.example").read_text()
+
+    for target, supplied in deploy_targets(project).items():
+        assert required <= supplied, f"{target} lacks {sorted(required - supplied)}"
+        for name in supplied - {"DJANGO_SETTINGS_MODULE"}:
+            assert re.search(rf"^#? ?{name}=", example, re.MULTILINE), f"{target}: {name}"
+
+
+# --- nginx --------------------------------------------------------------------------------------
+
+
+def nginx_config(project, directory, upstream, http_port, https_port):
+    """The rendered nginx template as the nginx image would fill it in, on loopback ports."""
+    certificates = directory / "certs"
+    run(["sh", "scripts/self_signed_certificate.sh", certificates, "localhost"], project.path)
+    template = (project.path / "deploy/nginx/templates/default.conf.template").read_text()
+    server = template.replace("${APP_UPSTREAM}", upstream)
+    server = server.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+    server = server.replace("listen 443 ssl", f"listen 127.0.0.1:{https_port} ssl")
+    server = server.replace("/etc/nginx/certs", str(certificates))
+    (directory / "default.conf").write_text(server)
+    (directory / "logs").mkdir(exist_ok=True)
+    main = directory / "nginx.conf"
+    main.write_text(
+        f"pid {directory}/nginx.pid;\nerror_log {directory}/logs/error.log;\n"
+        "events {}\n"
+        f"http {{\n  access_log {directory}/logs/access.log;\n"
+        f"  client_body_temp_path {directory}/client; proxy_temp_path {directory}/proxy;\n"
+        f"  include {directory}/default.conf;\n}}\n"
+    )
+    return main
+
+
+@pytest.fixture
+def nginx():
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is not installed (apt-get install nginx)")
+    return shutil.which("nginx")
+
+
+@with_default_project
+def test_nginx_config_passes_nginx_t(default_project, nginx, tmp_path):
+    config = nginx_config(default_project, tmp_path, "127.0.0.1:8000", 18080, 18443)
+
+    result = run([nginx, "-t", "-p", tmp_path, "-c", config], tmp_path)
+
+    assert "test is successful" in result.stderr
+
+
+@with_default_project
+def test_nginx_serves_the_app_over_tls_and_redirects_plain_http(default_project, nginx, tmp_path):
+    env = default_project.production_env(DATABASE_SSLMODE="disable")
+    default_project.manage("migrate", "--noinput", env=env)
+    default_project.manage("collectstatic", "--noinput", env=env)
+    app = Server(default_project, env, tmp_path / "gunicorn.log")
+    http_port, https_port = free_port(), free_port()
+    config = nginx_config(default_project, tmp_path, f"127.0.0.1:{app.port}", http_port, https_port)
+    proxy = subprocess.Popen([nginx, "-p", tmp_path, "-c", config, "-g", "daemon off;"])
+    domain = default_project.answers["domain_name"]
+    try:
+        wait_for_port(https_port, proxy)
+        live = curl(f"https://{domain}:{https_port}/health/live/", domain, https_port)
+        page = curl(f"https://{domain}:{https_port}/", domain, https_port)
+        plain = curl(f"http://{domain}:{http_port}/", domain, http_port)
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=30)
+        app.stop()
+
+    assert live["status"] == 200
+    assert page["status"] == 200
+    assert page["headers"]["strict-transport-security"].startswith("max-age=31536000")
+    assert plain["status"] == 301
+    assert plain["headers"]["location"] == f"https://{domain}/"
+
+
+def wait_for_port(port, process, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "nginx exited"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"nothing listens on {port}")
+
+
+def curl(url, domain, port):
+    """A request through the real TLS stack, resolving the domain to loopback."""
+    result = subprocess.run(
+        [
+            "curl",
+            "--silent",
+            "--insecure",
+            "--max-time",
+            "20",
+            "--dump-header",
+            "-",
+            "--output",
+            "/dev/null",
+            "--resolve",
+            f"{domain}:{port}:127.0.0.1",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    status, *lines = result.stdout.splitlines()
+    headers = dict(line.split(": ", 1) for line in lines if ": " in line)
+    return {"status": int(status.split()[1]), "headers": {k.lower(): v for k, v in headers.items()}}
+
+
+# --- Kubernetes ---------------------------------------------------------------------------------
+
+
+def kubernetes_manifests(project):
+    k8s = project.path / "deploy" / "k8s"
+    if not k8s.is_dir():
+        pytest.skip("rendered without kubernetes")
+    return k8s, sorted(path for path in k8s.glob("*.yaml") if path.name != "kustomization.yaml")
+
+
+def test_kubernetes_manifests_validate_strictly(project):
+    k8s, manifests = kubernetes_manifests(project)
+
+    tool("kubernetes-validate", "--strict", *manifests, cwd=k8s)
+    listed = load_yaml(k8s / "kustomization.yaml")["resources"]
+    assert all((k8s / name).is_file() for name in listed)
+    assert "secret.example.yaml" not in listed
+
+
+def test_kubernetes_probes_call_routes_that_exist(project):
+    k8s, _ = kubernetes_manifests(project)
+    container = load_yaml(k8s / "deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
+    paths = [
+        container[probe]["httpGet"]["path"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+    ]
+
+    code = "import django; django.setup()\nfrom django.urls import resolve\n"
+    code += "".join(f"print(resolve({path!r}).view_name)\n" for path in paths)
+    result = project.uv(
+        "python", "-c", code, env=project.env(DJANGO_SETTINGS_MODULE="config.settings.test")
+    )
+
+    assert result.stdout.split() == ["health:live", "health:live", "health:ready"]
+
+
+def test_kubernetes_web_tier_is_hardened_and_scales(project):
+    k8s, _ = kubernetes_manifests(project)
+    deployment = load_yaml(k8s / "deployment.yaml")["spec"]
+    pod = deployment["template"]["spec"]
+    container = pod["containers"][0]
+    hpa = load_yaml(k8s / "hpa.yaml")["spec"]
+
+    assert deployment["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"requests", "limits"} <= set(container["resources"])
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 50)
+    assert {m["resource"]["name"] for m in hpa["metrics"]} == {"cpu", "memory"}
+
+
+# --- CI, pre-commit -----------------------------------------------------------------------------
+
+
+def test_github_workflow_and_dependabot_follow_their_schemas(project):
+    workflows = project.path / ".github"
+    if project.answers["ci"] != "github":
+        assert not workflows.exists()
+        pytest.skip(f"rendered with ci={project.answers['ci']}")
+    tool(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        workflows / "workflows/ci.yml",
+        cwd=project.path,
+    )
+    tool(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.dependabot",
+        workflows / "dependabot.yml",
+        cwd=project.path,
+    )
+
+
+def test_github_workflow_has_no_zizmor_findings(project):
+    if project.answers["ci"] != "github":
+        pytest.skip(f"rendered with ci={project.answers['ci']}")
+
+    result = tool("zizmor", "--offline", "--persona", "pedantic", ".github", cwd=project.path)
+
+    assert "No findings" in result.stdout
+
+
+def test_github_workflow_is_least_privilege_and_pinned(project):
+    if project.answers["ci"] != "github":
+        pytest.skip(f"rendered with ci={project.answers['ci']}")
+    text = (project.path / ".github/workflows/ci.yml").read_text()
+    workflow = yaml.safe_load(text)
+
+    assert workflow["permissions"] == {}
+    for job in workflow["jobs"].values():
+        assert job["timeout-minutes"] <= 30
+        assert "permissions" in job
+        for step in job["steps"]:
+            if "uses" in step:
+                assert SHA_PINNED_ACTION.fullmatch(
+                    re.search(rf"uses: ({re.escape(step['uses'])}.*)", text).group(1)
+                )
+                assert step["with"]["persist-credentials"] is False
+
+
+def ci_make_targets(project):
+    paths = [project.path / ".github/workflows/ci.yml", project.path / ".gitlab-ci.yml"]
+    text = "".join(path.read_text() for path in paths if path.exists())
+    return set(re.findall(r"\bmake ([a-z-]+)", text))
+
+
+def test_ci_calls_only_makefile_targets_the_template_tests_run(project):
+    if project.answers["ci"] == "none":
+        pytest.skip("rendered with ci=none")
+    targets = ci_make_targets(project)
+
+    assert targets == MAKE_TARGETS_TESTED
+    makefile = (project.path / "Makefile").read_text()
+    assert all(re.search(rf"^{target}:", makefile, re.MULTILINE) for target in targets)
+
+
+def test_gitlab_pipeline_follows_its_schema(project):
+    if project.answers["ci"] != "gitlab":
+        assert not (project.path / ".gitlab-ci.yml").exists()
+        pytest.skip(f"rendered with ci={project.answers['ci']}")
+    tool(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.gitlab-ci",
+        ".gitlab-ci.yml",
+        cwd=project.path,
+    )
+
+
+def test_pre_commit_config_is_valid_and_django_upgrade_changes_nothing(project):
+    config = load_yaml(project.path / ".pre-commit-config.yaml")
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    tool("pre-commit", "validate-config", ".pre-commit-config.yaml", cwd=project.path)
+
+    assert {
+        "ruff-check",
+        "ruff-format",
+        "django-upgrade",
+        "check-merge-conflict",
+        "detect-private-key",
+        "check-yaml",
+        "check-toml",
+    } <= set(hooks)
+    assert hooks["django-upgrade"]["args"] == ["--target-version", "6.1"]
+    sources = [p for p in project.path.rglob("*.py") if ".venv" not in p.parts]
+    tool("django-upgrade", "--check", "--target-version", "6.1", *sources, cwd=project.path)
+
+
+# --- backups ------------------------------------------------------------------------------------
+
+
+def count_users(project, env):
+    code = "import django; django.setup()\n"
+    code += "from django.contrib.auth.models import User; print(User.objects.count())"
+    return int(project.uv("python", "-c", code, env=env).stdout.split()[-1])
+
+
+def recreate_database(project, env):
+    database = project.answers["database"]
+    if database == "sqlite":
+        Path(env["DATABASE_URL"].removeprefix("sqlite:///")).unlink(missing_ok=True)
+    else:
+        project.uv(
+            "python", "-c", CREATE_DATABASE[database].format(name=database_name(project.answers))
+        )
+
+
+@pytest.mark.parametrize(
+    "answers", [project_param(database, "none") for database in ("postgresql", "mysql", "sqlite")]
+)
+def test_backup_and_restore_round_trip(installed_projects, answers, tmp_path):
+    project = installed_projects(answers)
+    env = project.env(DJANGO_SETTINGS_MODULE="config.settings.development")
+    recreate_database(project, env)
+    project.manage("migrate", "--noinput", env=env)
+    code = "import django; django.setup()\nfrom django.contrib.auth.models import User\n"
+    code += "for name in ('ada', 'grace', 'linus'): User.objects.create_user(name)"
+    project.uv("python", "-c", code, env=env)
+
+    backup = project.uv("python", "scripts/backup.py", "backup", tmp_path, env=env)
+    dump = Path(backup.stdout.strip().splitlines()[-1])
+    recreate_database(project, env)
+    project.manage("migrate", "--noinput", env=env)
+    assert count_users(project, env) == 0
+    project.uv("python", "scripts/backup.py", "restore", dump, env=env)
+
+    assert dump.name.endswith(".sql.gz")
+    assert count_users(project, env) == 3
+
+
+@pytest.mark.parametrize("answers", [project_param("sqlite", "none")])
+def test_backups_keep_only_the_newest(installed_projects, answers, tmp_path):
+    project = installed_projects(answers)
+    env = project.env(BACKUP_KEEP="2")
+    project.manage("migrate", "--noinput", env=env)
+
+    for _ in range(4):
+        project.uv("python", "scripts/backup.py", "backup", tmp_path, env=env)
+
+    assert len(list(tmp_path.glob("*.sql.gz"))) == 2
