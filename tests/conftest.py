@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,8 +170,64 @@ def render(template_renderer, answers):
     return Project(path, result.answers, service_environment(result.answers, path))
 
 
+PGBOUNCER_INI = """[databases]
+* = host=127.0.0.1 port=5432
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {directory}/userlist.txt
+pool_mode = transaction
+ignore_startup_parameters = extra_float_digits
+"""
+
+
 @pytest.fixture(scope="session")
-def installed_projects(template_renderer):
+def pgbouncer(tmp_path_factory):
+    """A real PgBouncer in transaction mode in front of the loopback PostgreSQL, started on
+    first use: projects rendered with pgbouncer=true run their tests through it."""
+    processes = []
+
+    def port():
+        if processes:
+            return processes[0][1]
+        if shutil.which("pgbouncer") is None:
+            message = "pgbouncer is not installed (apt-get install pgbouncer)"
+            pytest.fail(message) if IN_CI else pytest.skip(message)
+        directory = tmp_path_factory.mktemp("pgbouncer")
+        directory.chmod(0o755)  # it drops root for the postgres user, who must read these
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            listen_port = sock.getsockname()[1]
+        (directory / "pgbouncer.ini").write_text(
+            PGBOUNCER_INI.format(port=listen_port, directory=directory)
+        )
+        (directory / "userlist.txt").write_text('"postgres" ""\n')
+        for name in ("pgbouncer.ini", "userlist.txt"):
+            (directory / name).chmod(0o644)
+        command = ["pgbouncer", str(directory / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            command[1:1] = ["-u", "postgres"]  # it refuses to run as root
+        process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+        processes.append((process, listen_port))
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", listen_port), timeout=1).close()
+                return listen_port
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail("pgbouncer did not start")
+
+    yield port
+    for process, _ in processes:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def installed_projects(template_renderer, pgbouncer):
     """Render, install and prepare each combination once per session (per xdist worker)."""
     cache = {}
 
@@ -180,6 +237,11 @@ def installed_projects(template_renderer):
             for service in {answers["database"], answers["cache"]} & SERVICES.keys():
                 require_service(service)
             project = render(template_renderer, answers)
+            if project.answers.get("pgbouncer"):
+                name = database_name(project.answers)
+                project.service_env["DATABASE_URL"] = (
+                    f"postgres://postgres@127.0.0.1:{pgbouncer()}/{name}"
+                )
             run(["uv", "sync"], project.path, clean_environment(), timeout=900)
             if project.answers["database"] in CREATE_DATABASE:
                 code = CREATE_DATABASE[project.answers["database"]].format(
