@@ -24,7 +24,7 @@ SERVICES = {
     "memcached": ("127.0.0.1", 11211),
 }
 # Variables of the machine that must not leak into a rendered project's processes.
-PROJECT_VARIABLES = ("DJANGO_", "DATABASE_", "CACHE_", "EMAIL_", "VIRTUAL_ENV")
+PROJECT_VARIABLES = ("DJANGO_", "DATABASE_", "CACHE_", "EMAIL_", "VIRTUAL_ENV", "PYTEST_")
 
 
 def require_service(name):
@@ -242,6 +242,9 @@ def installed_projects(template_renderer, pgbouncer):
                 project.service_env["DATABASE_URL"] = (
                     f"postgres://postgres@127.0.0.1:{pgbouncer()}/{name}"
                 )
+                # PgBouncer keeps its pooled server connection to the test database, so Django
+                # could not drop that database at the end of the run: keep it for the next run.
+                project.service_env["PYTEST_ADDOPTS"] = "--reuse-db"
             run(["uv", "sync"], project.path, clean_environment(), timeout=900)
             if project.answers["database"] in CREATE_DATABASE:
                 code = CREATE_DATABASE[project.answers["database"]].format(

@@ -43,6 +43,16 @@ def default_project(installed_projects):
 with_default_project = pytest.mark.xdist_group(combination_id(SMOKE_ANSWERS))
 
 
+def projects_where(**answers):
+    """The PROJECTS params whose answers (with Copier's defaults) match."""
+    defaults = {"ci": "github", "kubernetes": False, "pgbouncer": False}
+    return [
+        param
+        for param in PROJECTS
+        if all((defaults | param.values[0]).get(k) == v for k, v in answers.items())
+    ]
+
+
 def project_param(database, cache):
     return next(
         p for p in PROJECTS if (p.values[0]["database"], p.values[0]["cache"]) == (database, cache)
@@ -232,9 +242,9 @@ def test_production_compose_keeps_the_database_internal(project):
     assert services["web"]["deploy"]["resources"]["limits"]
 
 
-def test_pgbouncer_sits_between_web_and_postgresql(project):
-    if not project.answers.get("pgbouncer"):
-        pytest.skip("rendered without pgbouncer")
+@pytest.mark.parametrize("answers", projects_where(pgbouncer=True))
+def test_pgbouncer_sits_between_web_and_postgresql(installed_projects, answers):
+    project = installed_projects(answers)
     for path in compose_files(project):
         services = load_yaml(path)["services"]
         assert "@pgbouncer:5432/" in services["web"]["environment"]["DATABASE_URL"]
@@ -388,12 +398,12 @@ def curl(url, domain, port):
 
 def kubernetes_manifests(project):
     k8s = project.path / "deploy" / "k8s"
-    if not k8s.is_dir():
-        pytest.skip("rendered without kubernetes")
     return k8s, sorted(path for path in k8s.glob("*.yaml") if path.name != "kustomization.yaml")
 
 
-def test_kubernetes_manifests_validate_strictly(project):
+@pytest.mark.parametrize("answers", projects_where(kubernetes=True))
+def test_kubernetes_manifests_validate_strictly(installed_projects, answers):
+    project = installed_projects(answers)
     k8s, manifests = kubernetes_manifests(project)
 
     tool("kubernetes-validate", "--strict", *manifests, cwd=k8s)
@@ -402,7 +412,9 @@ def test_kubernetes_manifests_validate_strictly(project):
     assert "secret.example.yaml" not in listed
 
 
-def test_kubernetes_probes_call_routes_that_exist(project):
+@pytest.mark.parametrize("answers", projects_where(kubernetes=True))
+def test_kubernetes_probes_call_routes_that_exist(installed_projects, answers):
+    project = installed_projects(answers)
     k8s, _ = kubernetes_manifests(project)
     container = load_yaml(k8s / "deployment.yaml")["spec"]["template"]["spec"]["containers"][0]
     paths = [
@@ -419,7 +431,9 @@ def test_kubernetes_probes_call_routes_that_exist(project):
     assert result.stdout.split() == ["health:live", "health:live", "health:ready"]
 
 
-def test_kubernetes_web_tier_is_hardened_and_scales(project):
+@pytest.mark.parametrize("answers", projects_where(kubernetes=True))
+def test_kubernetes_web_tier_is_hardened_and_scales(installed_projects, answers):
+    project = installed_projects(answers)
     k8s, _ = kubernetes_manifests(project)
     deployment = load_yaml(k8s / "deployment.yaml")["spec"]
     pod = deployment["template"]["spec"]
@@ -437,11 +451,21 @@ def test_kubernetes_web_tier_is_hardened_and_scales(project):
 # --- CI, pre-commit -----------------------------------------------------------------------------
 
 
-def test_github_workflow_and_dependabot_follow_their_schemas(project):
+def test_only_the_chosen_ci_is_rendered(project):
+    ci = project.answers["ci"]
+
+    assert (project.path / ".github").exists() == (ci == "github")
+    assert (project.path / ".gitlab-ci.yml").exists() == (ci == "gitlab")
+
+
+def test_kubernetes_manifests_are_rendered_only_when_asked_for(project):
+    assert (project.path / "deploy" / "k8s").exists() == project.answers["kubernetes"]
+
+
+@pytest.mark.parametrize("answers", projects_where(ci="github"))
+def test_github_workflow_and_dependabot_follow_their_schemas(installed_projects, answers):
+    project = installed_projects(answers)
     workflows = project.path / ".github"
-    if project.answers["ci"] != "github":
-        assert not workflows.exists()
-        pytest.skip(f"rendered with ci={project.answers['ci']}")
     tool(
         "check-jsonschema",
         "--builtin-schema",
@@ -458,18 +482,18 @@ def test_github_workflow_and_dependabot_follow_their_schemas(project):
     )
 
 
-def test_github_workflow_has_no_zizmor_findings(project):
-    if project.answers["ci"] != "github":
-        pytest.skip(f"rendered with ci={project.answers['ci']}")
+@pytest.mark.parametrize("answers", projects_where(ci="github"))
+def test_github_workflow_has_no_zizmor_findings(installed_projects, answers):
+    project = installed_projects(answers)
 
     result = tool("zizmor", "--offline", "--persona", "pedantic", ".github", cwd=project.path)
 
     assert "No findings" in result.stdout
 
 
-def test_github_workflow_is_least_privilege_and_pinned(project):
-    if project.answers["ci"] != "github":
-        pytest.skip(f"rendered with ci={project.answers['ci']}")
+@pytest.mark.parametrize("answers", projects_where(ci="github"))
+def test_github_workflow_is_least_privilege_and_pinned(installed_projects, answers):
+    project = installed_projects(answers)
     text = (project.path / ".github/workflows/ci.yml").read_text()
     workflow = yaml.safe_load(text)
 
@@ -491,9 +515,9 @@ def ci_make_targets(project):
     return set(re.findall(r"\bmake ([a-z-]+)", text))
 
 
-def test_ci_calls_only_makefile_targets_the_template_tests_run(project):
-    if project.answers["ci"] == "none":
-        pytest.skip("rendered with ci=none")
+@pytest.mark.parametrize("answers", projects_where(ci="github") + projects_where(ci="gitlab"))
+def test_ci_calls_only_makefile_targets_the_template_tests_run(installed_projects, answers):
+    project = installed_projects(answers)
     targets = ci_make_targets(project)
 
     assert targets == MAKE_TARGETS_TESTED
@@ -501,10 +525,9 @@ def test_ci_calls_only_makefile_targets_the_template_tests_run(project):
     assert all(re.search(rf"^{target}:", makefile, re.MULTILINE) for target in targets)
 
 
-def test_gitlab_pipeline_follows_its_schema(project):
-    if project.answers["ci"] != "gitlab":
-        assert not (project.path / ".gitlab-ci.yml").exists()
-        pytest.skip(f"rendered with ci={project.answers['ci']}")
+@pytest.mark.parametrize("answers", projects_where(ci="gitlab"))
+def test_gitlab_pipeline_follows_its_schema(installed_projects, answers):
+    project = installed_projects(answers)
     tool(
         "check-jsonschema",
         "--builtin-schema",
