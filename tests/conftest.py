@@ -27,16 +27,27 @@ SERVICES = {
 PROJECT_VARIABLES = ("DJANGO_", "DATABASE_", "CACHE_", "EMAIL_", "VIRTUAL_ENV", "PYTEST_")
 
 
+def missing(message):
+    """Skip on a laptop without something a test needs; under CI that is a failure."""
+    if IN_CI:
+        pytest.fail(f"CI must provide it: {message}")
+    pytest.skip(message)
+
+
 def require_service(name):
-    """Skip when a service is missing on a laptop; under CI a missing service is a failure."""
     host, port = SERVICES[name]
     try:
         socket.create_connection((host, port), timeout=2).close()
     except OSError as error:
-        message = f"{name} is not reachable on {host}:{port} ({error})"
-        if IN_CI:
-            pytest.fail(f"CI needs every service: {message}")
-        pytest.skip(message)
+        missing(f"{name} is not reachable on {host}:{port} ({error})")
+
+
+def require_program(name):
+    """The path of a program from the machine's packages (see .ci/run)."""
+    path = shutil.which(name)
+    if path is None:
+        missing(f"{name} is not installed")
+    return path
 
 
 def run(command, cwd, env=None, timeout=600, check=True):
@@ -193,9 +204,7 @@ def pgbouncer(tmp_path_factory):
     def port():
         if processes:
             return processes[0][1]
-        if shutil.which("pgbouncer") is None:
-            message = "pgbouncer is not installed (apt-get install pgbouncer)"
-            pytest.fail(message) if IN_CI else pytest.skip(message)
+        require_program("pgbouncer")
         directory = tmp_path_factory.mktemp("pgbouncer")
         directory.chmod(0o755)  # it drops root for the postgres user, who must read these
         with socket.socket() as sock:

@@ -4,7 +4,6 @@ tools made for them, and run for real wherever they can run without a Docker eng
 import ast
 import json
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from .conftest import CREATE_DATABASE, database_name, run
+from .conftest import CREATE_DATABASE, database_name, require_program, run
 from .test_projects import (
     MAKE_TARGETS_TESTED,
     PROJECTS,
@@ -314,9 +313,8 @@ def nginx_config(project, directory, upstream, http_port, https_port):
 
 @pytest.fixture
 def nginx():
-    if shutil.which("nginx") is None:
-        pytest.fail("nginx is not installed (apt-get install nginx)")
-    return shutil.which("nginx")
+    require_program("curl")
+    return require_program("nginx")
 
 
 @with_default_project
@@ -580,6 +578,13 @@ def recreate_database(project, env):
 )
 def test_backup_and_restore_round_trip(installed_projects, answers, tmp_path):
     project = installed_projects(answers)
+    clients = {
+        "postgresql": ["pg_dump", "psql"],
+        "mysql": ["mariadb-dump", "mariadb"],
+        "sqlite": [],
+    }
+    for program in clients[answers["database"]]:
+        require_program(program)
     env = project.env(DJANGO_SETTINGS_MODULE="config.settings.development")
     recreate_database(project, env)
     project.manage("migrate", "--noinput", env=env)
