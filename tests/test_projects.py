@@ -195,3 +195,14 @@ def test_first_run_needs_no_services(project, tmp_path):
         server.terminate()
         server.wait(timeout=30)
         (project.path / "db.sqlite3").unlink(missing_ok=True)
+
+
+def test_a_projects_tests_share_the_worker_that_installed_it(request, project):
+    """pytest-xdist's loadgroup keeps each project's tests on one worker, so it is rendered,
+    installed and given a database once, and never by two workers at the same time."""
+    if not hasattr(request.config, "workerinput"):
+        pytest.skip("running without pytest-xdist")
+
+    assert request.node.nodeid.endswith(
+        "@" + combination_id(request.node.callspec.params["project"])
+    )
