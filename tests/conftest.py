@@ -50,6 +50,27 @@ def require_program(name):
     return path
 
 
+def free_port():
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_listening(port, process, name, timeout=60):
+    """Wait for a server we started to accept connections; fail at once if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{name} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"{name} did not listen on {port} within {timeout}s")
+
+
 def run(command, cwd, env=None, timeout=600, check=True):
     result = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
@@ -108,11 +129,18 @@ def database_name(answers):
     return f"foundry_{digest[:12]}"
 
 
-def service_environment(answers, path):
-    """DATABASE_URL / CACHE_URL pointing the rendered project at the real service it chose."""
+def service_environment(answers, path, pgbouncer):
+    """DATABASE_URL / CACHE_URL pointing the rendered project at the real service it chose
+    (through a real PgBouncer when it chose one: `pgbouncer()` gives its port)."""
     name = database_name(answers)
     env = {"DATABASE_URL": f"sqlite:///{path / 'foundry.sqlite3'}"}
-    if answers["database"] == "postgresql":
+    if answers.get("pgbouncer"):
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{pgbouncer()}/{name}"
+        env["DATABASE_SSLMODE"] = "prefer"
+        # PgBouncer keeps its pooled server connection to the test database, so Django could
+        # not drop that database at the end of the run: keep it for the next run.
+        env["PYTEST_ADDOPTS"] = "--reuse-db"
+    elif answers["database"] == "postgresql":
         env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
         env["DATABASE_SSLMODE"] = "prefer"
     elif answers["database"] == "mysql":
@@ -174,11 +202,11 @@ def template_renderer(template_snapshot, tmp_path_factory, _copier_config_file):
 
 
 def render(template_renderer, answers):
+    """Render only: the project's service_env stays empty until installed_projects sets it."""
     result = template_renderer.copy(extra_answers=answers)
     if result.exception is not None:
         raise result.exception
-    path = result.project_dir
-    return Project(path, result.answers, service_environment(result.answers, path))
+    return Project(result.project_dir, result.answers)
 
 
 PGBOUNCER_INI = """[databases]
@@ -207,9 +235,7 @@ def pgbouncer(tmp_path_factory):
         require_program("pgbouncer")
         directory = tmp_path_factory.mktemp("pgbouncer")
         directory.chmod(0o755)  # it drops root for the postgres user, who must read these
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            listen_port = sock.getsockname()[1]
+        listen_port = free_port()
         (directory / "pgbouncer.ini").write_text(
             PGBOUNCER_INI.format(port=listen_port, directory=directory)
         )
@@ -221,13 +247,8 @@ def pgbouncer(tmp_path_factory):
             command[1:1] = ["-u", "postgres"]  # it refuses to run as root
         process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         processes.append((process, listen_port))
-        for _ in range(50):
-            try:
-                socket.create_connection(("127.0.0.1", listen_port), timeout=1).close()
-                return listen_port
-            except OSError:
-                time.sleep(0.1)
-        pytest.fail("pgbouncer did not start")
+        wait_until_listening(listen_port, process, "pgbouncer")
+        return listen_port
 
     yield port
     for process, _ in processes:
@@ -246,14 +267,7 @@ def installed_projects(template_renderer, pgbouncer):
             for service in {answers["database"], answers["cache"]} & SERVICES.keys():
                 require_service(service)
             project = render(template_renderer, answers)
-            if project.answers.get("pgbouncer"):
-                name = database_name(project.answers)
-                project.service_env["DATABASE_URL"] = (
-                    f"postgres://postgres@127.0.0.1:{pgbouncer()}/{name}"
-                )
-                # PgBouncer keeps its pooled server connection to the test database, so Django
-                # could not drop that database at the end of the run: keep it for the next run.
-                project.service_env["PYTEST_ADDOPTS"] = "--reuse-db"
+            project.service_env = service_environment(project.answers, project.path, pgbouncer)
             run(["uv", "sync"], project.path, clean_environment(), timeout=900)
             if project.answers["database"] in CREATE_DATABASE:
                 code = CREATE_DATABASE[project.answers["database"]].format(

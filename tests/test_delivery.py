@@ -4,23 +4,27 @@ tools made for them, and run for real wherever they can run without a Docker eng
 import ast
 import json
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from .conftest import CREATE_DATABASE, database_name, require_program, run
+from .conftest import (
+    CREATE_DATABASE,
+    database_name,
+    free_port,
+    require_program,
+    run,
+    wait_until_listening,
+)
 from .test_projects import (
     MAKE_TARGETS_TESTED,
     PROJECTS,
     SMOKE_ANSWERS,
     combination_id,
-    free_port,
 )
 from .test_smoke import Server
 
@@ -337,7 +341,7 @@ def test_nginx_serves_the_app_over_tls_and_redirects_plain_http(default_project,
     proxy = subprocess.Popen([nginx, "-p", tmp_path, "-c", config, "-g", "daemon off;"])
     domain = default_project.answers["domain_name"]
     try:
-        wait_for_port(https_port, proxy)
+        wait_until_listening(https_port, proxy, "nginx")
         live = curl(f"https://{domain}:{https_port}/health/live/", domain, https_port)
         page = curl(f"https://{domain}:{https_port}/", domain, https_port)
         plain = curl(f"http://{domain}:{http_port}/", domain, http_port)
@@ -351,18 +355,6 @@ def test_nginx_serves_the_app_over_tls_and_redirects_plain_http(default_project,
     assert page["headers"]["strict-transport-security"].startswith("max-age=31536000")
     assert plain["status"] == 301
     assert plain["headers"]["location"] == f"https://{domain}/"
-
-
-def wait_for_port(port, process, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "nginx exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"nothing listens on {port}")
 
 
 def curl(url, domain, port):

@@ -2,9 +2,7 @@
 against the real services it chose."""
 
 import re
-import socket
 import subprocess
-import time
 import urllib.request
 
 import pytest
@@ -12,7 +10,7 @@ import yaml
 
 from extensions.context import DerivedContext
 
-from .conftest import TEMPLATE_DIR
+from .conftest import TEMPLATE_DIR, free_port, wait_until_listening
 
 COPIER_YML = TEMPLATE_DIR / "copier.yml"
 
@@ -150,24 +148,6 @@ def test_migrations_match_the_models(project):
     project.make("migrations")
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url, process, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}: {process.stderr.read()}")
-        try:
-            return urllib.request.urlopen(url, timeout=5)
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"{url} did not answer within {timeout}s")
-
-
 def test_first_run_needs_no_services(project, tmp_path):
     """Right after copy: migrate && runserver, with no DATABASE_URL or CACHE_URL at all."""
     env = project.env()
@@ -183,11 +163,11 @@ def test_first_run_needs_no_services(project, tmp_path):
         cwd=project.path,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        home = wait_for_http(f"http://127.0.0.1:{port}/", server)
+        wait_until_listening(port, server, "runserver")
+        home = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
         ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready/", timeout=10)
         assert home.status == 200
         assert ready.status == 200

@@ -2,13 +2,13 @@
 
 import http.client
 import json
-import socket
 import subprocess
 import time
 
 import pytest
 
-from .test_projects import SMOKE_ANSWERS, combination_id, free_port
+from .conftest import free_port, wait_until_listening
+from .test_projects import SMOKE_ANSWERS, combination_id
 
 pytestmark = pytest.mark.xdist_group(combination_id(SMOKE_ANSWERS))
 POD_IP_HOST = "10.1.2.3:8000"
@@ -24,19 +24,7 @@ class Server:
         self.process = subprocess.Popen(
             command, cwd=project.path, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
-        self.wait_until_listening()
-
-    def wait_until_listening(self, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"gunicorn exited: {self.log_path.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        pytest.fail(f"gunicorn did not listen within {timeout}s")
+        wait_until_listening(self.port, self.process, f"gunicorn (log: {log_path})")
 
     def get(self, path, host, headers=None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -91,11 +79,8 @@ def server(project, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server_without_cache(project, tmp_path_factory):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
     env = project.production_env(
-        DATABASE_SSLMODE="disable", CACHE_URL=f"redis://127.0.0.1:{closed_port}/0"
+        DATABASE_SSLMODE="disable", CACHE_URL=f"redis://127.0.0.1:{free_port()}/0"
     )
     server = Server(project, env, tmp_path_factory.mktemp("gunicorn") / "no-cache.log")
     yield server
