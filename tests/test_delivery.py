@@ -56,12 +56,6 @@ def projects_where(**answers):
     ]
 
 
-def project_param(database, cache):
-    return next(
-        p for p in PROJECTS if (p.values[0]["database"], p.values[0]["cache"]) == (database, cache)
-    )
-
-
 def tool(name, *args, cwd, check=True):
     return run([str(TOOLS / name), *map(str, args)], cwd, check=check)
 
@@ -566,7 +560,8 @@ def recreate_database(project, env):
 
 
 @pytest.mark.parametrize(
-    "answers", [project_param(database, "none") for database in ("postgresql", "mysql", "sqlite")]
+    "answers",
+    [projects_where(database=db, cache="none")[0] for db in ("postgresql", "mysql", "sqlite")],
 )
 def test_backup_and_restore_round_trip(installed_projects, answers, tmp_path):
     project = installed_projects(answers)
@@ -595,7 +590,7 @@ def test_backup_and_restore_round_trip(installed_projects, answers, tmp_path):
     assert count_users(project, env) == 3
 
 
-@pytest.mark.parametrize("answers", [project_param("sqlite", "none")])
+@pytest.mark.parametrize("answers", projects_where(database="sqlite", cache="none")[:1])
 def test_backups_keep_only_the_newest(installed_projects, answers, tmp_path):
     project = installed_projects(answers)
     env = project.env(BACKUP_KEEP="2")
