@@ -14,6 +14,21 @@ DATABASE_DEPENDENCIES = {
     "mysql": ["mysqlclient>=2.2"],
     "sqlite": [],
 }
+BACKGROUND_DEPENDENCIES = {
+    "django_tasks": ["django-tasks-db>=0.13"],
+    "celery": ["celery>=5.5"],
+    "none": [],
+}
+# The broker's Python client: kombu talks AMQP by itself, Redis needs redis-py.
+BROKER_DEPENDENCIES = {"redis": ["redis>=5"], "rabbitmq": []}
+DEV_DEPENDENCIES = [
+    "django-stubs[compatible-mypy]>=6.1",
+    "pytest>=9",
+    "pytest-django>=4.11",
+    "ruff>=0.15",
+]
+BACKGROUND_DEV_DEPENDENCIES = {"celery": ["celery-types>=0.26"]}
+ASGI_DEPENDENCIES = ["uvicorn-worker>=0.4", "uvicorn[standard]>=0.35"]
 CACHE_DEPENDENCIES = {
     "redis": ["django-redis>=6"],
     "memcached": ["pymemcache>=4"],
@@ -37,9 +52,33 @@ CACHE_URL_EXAMPLES = {
     "redis": "redis://localhost:6379/0",
     "memcached": "pymemcache://localhost:11211",
 }
+BROKER_URL_EXAMPLES = {
+    "redis": "redis://localhost:6379/1",
+    "rabbitmq": "amqp://guest:guest@localhost:5672//",
+}
+# How each runner is started: compose, Kubernetes and the Makefile all use these.
+WORKER_COMMANDS = {
+    "django_tasks": ["python", "manage.py", "task_worker"],
+    "celery": [
+        "celery",
+        "--app=config",
+        "worker",
+        "--queues=default,critical",
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel=INFO",
+    ],
+}
+BEAT_COMMAND = [
+    "celery",
+    "--app=config",
+    "beat",
+    "--schedule=/var/lib/celery/beat-schedule",
+    "--loglevel=INFO",
+]
 
 
-def environment_variables(database, cache, pgbouncer, required, examples):
+def environment_variables(database, cache, pgbouncer, background, broker, required, examples):
     """Every variable the rendered project reads: (name, default, meaning).
 
     .env.example and the project README are both rendered from this list; the project's own
@@ -81,6 +120,18 @@ def environment_variables(database, cache, pgbouncer, required, examples):
         variables += [
             ("CACHE_URL", "", "Cache URL; development falls back to local memory when unset"),
         ]
+    if background == "celery":
+        variables += [
+            ("CELERY_BROKER_URL", "", "Celery broker; development runs tasks inline when unset"),
+            ("CELERY_WORKER_CONCURRENCY", "", "Worker processes per worker (default: CPUs)"),
+        ]
+    if background != "none":
+        variables += [
+            ("TASK_TIME_LIMIT", "300", "Seconds a task may run before it counts as stuck"),
+            ("TASK_RETENTION_DAYS", "14", "Days task results and idempotency records are kept"),
+        ]
+    if broker == "rabbitmq":
+        variables += [("RABBITMQ_PASSWORD", "", "Password of the compose RabbitMQ user")]
     if database == "postgresql":
         variables += [("POSTGRES_PASSWORD", "", "Password of the compose PostgreSQL user")]
     elif database == "mysql":
@@ -124,8 +175,9 @@ GENERATED_SECRETS = {
     "POSTGRES_PASSWORD",
     "MARIADB_PASSWORD",
     "MARIADB_ROOT_PASSWORD",
+    "RABBITMQ_PASSWORD",
 }
-ANSWERS_USED = ("project_slug", "python_version", "database", "cache")
+ANSWERS_USED = ("project_slug", "python_version", "database", "cache", "background_tasks")
 
 
 class DerivedContext(ContextHook):
@@ -133,13 +185,37 @@ class DerivedContext(ContextHook):
         if not all(context.get(name) for name in ANSWERS_USED):
             return  # still prompting: nothing to derive yet
         database, cache, slug = context["database"], context["cache"], context["project_slug"]
-        if database not in DATABASE_DEPENDENCIES or cache not in CACHE_DEPENDENCIES:
+        background = context["background_tasks"]
+        if (
+            database not in DATABASE_DEPENDENCIES
+            or cache not in CACHE_DEPENDENCIES
+            or background not in BACKGROUND_DEPENDENCIES
+        ):
             return  # an invalid choice: Copier reports it with the allowed values
         cache_is_networked = cache in CACHE_URL_EXAMPLES
         # pgbouncer is only asked for PostgreSQL; an answer left over from before is ignored.
         context["uses_pgbouncer"] = database == "postgresql" and bool(context.get("pgbouncer"))
+        # task_broker is only asked for Celery: "" means no broker at all.
+        broker = (context.get("task_broker") or "redis") if background == "celery" else ""
+        context["broker"] = broker
         context["dependencies"] = sorted(
-            BASE_DEPENDENCIES + DATABASE_DEPENDENCIES[database] + CACHE_DEPENDENCIES[cache]
+            BASE_DEPENDENCIES
+            + DATABASE_DEPENDENCIES[database]
+            + CACHE_DEPENDENCIES[cache]
+            + BACKGROUND_DEPENDENCIES[background]
+            + BROKER_DEPENDENCIES.get(broker, [])
+            + (ASGI_DEPENDENCIES if context.get("asgi") else [])
+        )
+        # What /health/ready/ checks, in the order it reports them.
+        context["readiness_checks"] = [
+            "database",
+            *(["cache"] if cache != "none" else []),
+            *(["broker"] if broker else []),
+        ]
+        # Dependencies that ship no type information: mypy skips them.
+        context["untyped_modules"] = ["environ", *(["uvicorn_worker"] if context.get("asgi") else [])]
+        context["dev_dependencies"] = sorted(
+            DEV_DEPENDENCIES + BACKGROUND_DEV_DEPENDENCIES.get(background, [])
         )
         context["database_label"] = DATABASE_LABELS[database]
         context["cache_label"] = CACHE_LABELS[cache]
@@ -155,15 +231,25 @@ class DerivedContext(ContextHook):
             "DJANGO_ALLOWED_HOSTS",
             "DATABASE_URL",
             *(["CACHE_URL"] if cache_is_networked else []),
+            *(["CELERY_BROKER_URL"] if broker else []),
         ]
         context["database_url_example"] = DATABASE_URL_EXAMPLES[database].format(slug=slug)
         context["cache_url_example"] = CACHE_URL_EXAMPLES.get(cache, "")
         examples = {
             "DATABASE_URL": context["database_url_example"],
             "CACHE_URL": context["cache_url_example"],
+            "CELERY_BROKER_URL": BROKER_URL_EXAMPLES.get(broker, ""),
         }
         context["environment_variables"] = environment_variables(
-            database, cache, context["uses_pgbouncer"], context["required_env"], examples
+            database,
+            cache,
+            context["uses_pgbouncer"],
+            background,
+            broker,
+            context["required_env"],
+            examples,
         )
+        context["worker_command"] = WORKER_COMMANDS.get(background, [])
+        context["beat_command"] = BEAT_COMMAND if background == "celery" else []
         context["python_target"] = "py" + context["python_version"].replace(".", "")
         context["image_name"] = slug.replace("_", "-")

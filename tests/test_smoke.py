@@ -19,7 +19,7 @@ class Server:
         self.port = free_port()
         self.log_path = log_path
         self.log = log_path.open("w")
-        command = ["uv", "run", "--frozen", "gunicorn", "config.wsgi", "--workers", "2"]
+        command = ["uv", "run", "--frozen", "gunicorn", "--workers", "2"]
         command += ["--bind", f"127.0.0.1:{self.port}"]
         self.process = subprocess.Popen(
             command, cwd=project.path, env=env, stdout=self.log, stderr=subprocess.STDOUT

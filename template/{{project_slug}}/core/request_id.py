@@ -3,8 +3,10 @@
 import logging
 import re
 import uuid
+from contextlib import contextmanager
 from contextvars import ContextVar
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.signals import request_finished
 from django.dispatch import receiver
 
@@ -16,18 +18,38 @@ current_request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 
 class RequestIDMiddleware:
+    """Works in sync (WSGI) and async (ASGI) middleware chains alike."""
+
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
+        request_id = self.start(request)
+        response = self.get_response(request)
+        response[HEADER] = request_id
+        return response
+
+    async def __acall__(self, request):
+        request_id = self.start(request)
+        response = await self.get_response(request)
+        response[HEADER] = request_id
+        return response
+
+    def start(self, request):
         incoming = request.headers.get(HEADER, "")
         request_id = incoming if ACCEPTED_ID.fullmatch(incoming) else uuid.uuid4().hex
         # Kept until the response is finished: Django logs error responses after the
         # middleware has returned.
         current_request_id.set(request_id)
-        response = self.get_response(request)
-        response[HEADER] = request_id
-        return response
+        return request_id
 
 
 @receiver(request_finished)
@@ -39,3 +61,14 @@ class RequestIDFilter(logging.Filter):
     def filter(self, record):
         record.request_id = current_request_id.get()
         return True
+
+
+@contextmanager
+def request_id_context(request_id):
+    """Log records written inside carry this request ID: a background task keeps the ID of the
+    request that enqueued it."""
+    token = current_request_id.set(request_id)
+    try:
+        yield
+    finally:
+        current_request_id.reset(token)
