@@ -100,7 +100,7 @@ def main():
                     "-v0"], cwd=project, env=env, check=True)
     port = free_port()
     server = subprocess.Popen(
-        ["uv", "run", "--frozen", "gunicorn", "config.wsgi", "--workers", "2",
+        ["uv", "run", "--frozen", "gunicorn", "--workers", "2",
          "--bind", f"127.0.0.1:{port}"],
         cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

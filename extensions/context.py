@@ -129,6 +129,11 @@ def environment_variables(database, cache, pgbouncer, background, broker, requir
         variables += [
             ("TASK_TIME_LIMIT", "300", "Seconds a task may run before it counts as stuck"),
             ("TASK_RETENTION_DAYS", "14", "Days task results and idempotency records are kept"),
+            (
+                "WORKER_HEARTBEAT_FILE",
+                "/tmp/worker-heartbeat",
+                "File a worker touches for its liveness probe",
+            ),
         ]
     if broker == "rabbitmq":
         variables += [("RABBITMQ_PASSWORD", "", "Password of the compose RabbitMQ user")]
@@ -198,6 +203,7 @@ class DerivedContext(ContextHook):
         # task_broker is only asked for Celery: "" means no broker at all.
         broker = (context.get("task_broker") or "redis") if background == "celery" else ""
         context["broker"] = broker
+        context["broker_label"] = {"redis": "Redis", "rabbitmq": "RabbitMQ"}.get(broker, "")
         context["dependencies"] = sorted(
             BASE_DEPENDENCIES
             + DATABASE_DEPENDENCIES[database]

@@ -22,9 +22,20 @@ SERVICES = {
     "mysql": ("127.0.0.1", 3306),
     "redis": ("127.0.0.1", 6379),
     "memcached": ("127.0.0.1", 11211),
+    "rabbitmq": ("127.0.0.1", 5672),
 }
 # Variables of the machine that must not leak into a rendered project's processes.
-PROJECT_VARIABLES = ("DJANGO_", "DATABASE_", "CACHE_", "EMAIL_", "VIRTUAL_ENV", "PYTEST_")
+PROJECT_VARIABLES = (
+    "DJANGO_",
+    "DATABASE_",
+    "CACHE_",
+    "CELERY_",
+    "EMAIL_",
+    "TASK_",
+    "WORKER_",
+    "VIRTUAL_ENV",
+    "PYTEST_",
+)
 
 
 def missing(message):
@@ -149,7 +160,20 @@ def service_environment(answers, path, pgbouncer):
         env["CACHE_URL"] = "redis://127.0.0.1:6379/0"
     elif answers["cache"] == "memcached":
         env["CACHE_URL"] = "pymemcache://127.0.0.1:11211"
+    if answers.get("background_tasks") == "celery":
+        env["CELERY_BROKER_URL"] = broker_url(answers, answers.get("task_broker", "redis"))
+    # Where the worker beats: a project-specific file, as workers of several projects run at once.
+    env["WORKER_HEARTBEAT_FILE"] = str(path / "worker-heartbeat")
     return env
+
+
+def broker_url(answers, broker, port=None):
+    """The loopback broker for a project: its own Redis database, so projects never share a
+    queue."""
+    if broker == "rabbitmq":
+        return f"amqp://guest:guest@127.0.0.1:{port or 5672}//"
+    index = 1 + int(database_name(answers)[-4:], 16) % 15
+    return f"redis://127.0.0.1:{port or 6379}/{index}"
 
 
 CREATE_DATABASE = {
@@ -264,7 +288,10 @@ def installed_projects(template_renderer, pgbouncer):
     def get(answers):
         key = tuple(sorted(answers.items()))
         if key not in cache:
-            for service in {answers["database"], answers["cache"]} & SERVICES.keys():
+            needed = {answers["database"], answers["cache"]}
+            if answers.get("background_tasks") == "celery":
+                needed.add(answers.get("task_broker", "redis"))
+            for service in needed & SERVICES.keys():
                 require_service(service)
             project = render(template_renderer, answers)
             project.service_env = service_environment(project.answers, project.path, pgbouncer)

@@ -43,6 +43,7 @@ INVALID_ANSWERS = [
     ("python_version", "3.11", "'3.11' is not in ['3.12', '3.13', '3.14']"),
     ("database", "oracle", "'oracle' is not in ['postgresql', 'mysql', 'sqlite']"),
     ("cache", "varnish", "'varnish' is not in ['redis', 'memcached', 'database', 'none']"),
+    ("background_tasks", "rq", "'rq' is not in ['django_tasks', 'celery', 'none']"),
 ]
 
 

@@ -25,6 +25,7 @@ from .test_projects import (
     PROJECTS,
     SMOKE_ANSWERS,
     combination_id,
+    projects_where,
 )
 from .test_smoke import Server
 
@@ -44,16 +45,6 @@ def default_project(installed_projects):
 
 # Tests of one project run on the worker that installed it (see PROJECTS).
 with_default_project = pytest.mark.xdist_group(combination_id(SMOKE_ANSWERS))
-
-
-def projects_where(**answers):
-    """The PROJECTS params whose answers (with Copier's defaults) match."""
-    defaults = {"ci": "github", "kubernetes": False, "pgbouncer": False}
-    return [
-        param
-        for param in PROJECTS
-        if all((defaults | param.values[0]).get(k) == v for k, v in answers.items())
-    ]
 
 
 def tool(name, *args, cwd, check=True):
@@ -252,18 +243,33 @@ def test_pgbouncer_sits_between_web_and_postgresql(installed_projects, answers):
     assert '"pool"' not in production
 
 
+# The compose.prod services that run the app's image (with its settings).
+APP_SERVICES = {"web", "migrate", "worker", "beat", "prune"}
+
+
+def pod_spec(manifest):
+    """The pod spec of a Deployment, Job or CronJob; None for other kinds."""
+    spec = manifest.get("spec", {})
+    if manifest["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec.get("template", {}).get("spec")
+
+
 def deploy_targets(project):
     """Each production deploy target and the variable names it supplies to the app."""
     targets = {}
     services = load_yaml(project.path / "compose.prod.yaml")["services"]
-    for name in ("web", "migrate"):
+    for name in APP_SERVICES & services.keys():
         targets[f"compose.prod.yaml:{name}"] = set(services[name]["environment"])
     k8s = project.path / "deploy" / "k8s"
     if k8s.is_dir():
         supplied = set(load_yaml(k8s / "configmap.yaml")["data"])
         supplied |= set(load_yaml(k8s / "secret.example.yaml")["stringData"])
-        for manifest in ("deployment.yaml", "migrate-job.yaml"):
-            spec = load_yaml(k8s / manifest)["spec"]["template"]["spec"]
+        for path in k8s.glob("*.yaml"):
+            spec = pod_spec(load_yaml(path))
+            if spec is None:
+                continue
+            manifest = path.name
             for container in spec["containers"]:
                 names = {e["name"] for e in container.get("env", [])}
                 references = {
@@ -282,6 +288,32 @@ def test_every_deploy_target_supplies_what_production_requires(project):
         assert required <= supplied, f"{target} lacks {sorted(required - supplied)}"
         for name in supplied - {"DJANGO_SETTINGS_MODULE"}:
             assert re.search(rf"^#? ?{name}=", example, re.MULTILINE), f"{target}: {name}"
+
+
+def test_workers_run_the_web_image_with_another_command(project):
+    background = project.answers["background_tasks"]
+    for path in compose_files(project):
+        services = load_yaml(path)["services"]
+        roles = {"worker", "beat", "prune"} & services.keys()
+        expected = {"django_tasks": {"worker"}, "celery": {"worker", "beat"}, "none": set()}
+        if path.name == "compose.prod.yaml" and background == "django_tasks":
+            expected["django_tasks"] = {"worker", "prune"}
+        assert roles == expected[background], path.name
+        for role in roles:
+            assert services[role]["build"] == services["web"]["build"]
+            assert services[role]["command"] != services["web"].get("command")
+            assert services[role]["healthcheck"]["test"][1:] == [
+                "python",
+                "config/worker_heartbeat.py",
+            ]
+    assert ("broker" in services) == (background == "celery")
+
+
+def test_nothing_of_background_work_is_rendered_without_it(project):
+    rendered = {path.name for path in project.path.rglob("*") if ".venv" not in path.parts}
+    names = {"notifications", "worker_heartbeat.py", "celery.py", "task_worker.py"}
+
+    assert bool(names & rendered) == (project.answers["background_tasks"] != "none")
 
 
 # --- nginx --------------------------------------------------------------------------------------
@@ -430,6 +462,26 @@ def test_kubernetes_web_tier_is_hardened_and_scales(installed_projects, answers)
     assert {"requests", "limits"} <= set(container["resources"])
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 50)
     assert {m["resource"]["name"] for m in hpa["metrics"]} == {"cpu", "memory"}
+
+
+@pytest.mark.parametrize("answers", projects_where(kubernetes=True))
+def test_kubernetes_workers_finish_their_tasks_and_beat_runs_once(installed_projects, answers):
+    project = installed_projects(answers)
+    k8s, _ = kubernetes_manifests(project)
+    worker = load_yaml(k8s / "worker-deployment.yaml")["spec"]["template"]["spec"]
+    container = worker["containers"][0]
+    hpa = load_yaml(k8s / "worker-hpa.yaml")["spec"]
+
+    assert worker["terminationGracePeriodSeconds"] > 300  # TASK_TIME_LIMIT's default
+    assert container["livenessProbe"]["exec"]["command"][1] == "config/worker_heartbeat.py"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert hpa["scaleTargetRef"]["name"].endswith("-worker")
+    if project.answers["background_tasks"] == "celery":
+        beat = load_yaml(k8s / "beat-deployment.yaml")["spec"]
+        assert (beat["replicas"], beat["strategy"]["type"]) == (1, "Recreate")
+    else:
+        prune = load_yaml(k8s / "prune-cronjob.yaml")["spec"]
+        assert prune["concurrencyPolicy"] == "Forbid"
 
 
 # --- CI, pre-commit -----------------------------------------------------------------------------

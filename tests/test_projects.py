@@ -20,7 +20,10 @@ COMBINATIONS = [
     {"project_name": "Café Orders", "database": database, "cache": cache}
     for database in DATABASES
     for cache in CACHES
-] + [
+]
+# A service with no background work at all.
+COMBINATIONS[-1]["background_tasks"] = "none"
+COMBINATIONS += [
     # Every other answer at a non-default value, with text that needs escaping everywhere.
     {
         "project_name": 'Kitchen "Display" <Board> & Co',
@@ -32,6 +35,9 @@ COMBINATIONS = [
         "python_version": "3.12",
         "database": "postgresql",
         "cache": "redis",
+        "asgi": True,
+        "background_tasks": "celery",
+        "task_broker": "redis",
     },
     # The delivery answers that change what is rendered: PgBouncer, Kubernetes, each CI.
     {
@@ -41,6 +47,8 @@ COMBINATIONS = [
         "pgbouncer": True,
         "kubernetes": True,
         "ci": "gitlab",
+        "background_tasks": "celery",
+        "task_broker": "rabbitmq",
     },
     {
         "project_name": "Plain Orders",
@@ -48,6 +56,7 @@ COMBINATIONS = [
         "cache": "memcached",
         "kubernetes": True,
         "ci": "none",
+        "asgi": True,
     },
 ]
 
@@ -57,7 +66,11 @@ SMOKE_ANSWERS = COMBINATIONS[0]
 
 def combination_id(answers):
     parts = [answers["database"], answers["cache"], answers.get("python_version", "3.13")]
-    parts += [name for name in ("pgbouncer", "kubernetes") if answers.get(name)]
+    parts += [name for name in ("pgbouncer", "kubernetes", "asgi") if answers.get(name)]
+    if "background_tasks" in answers:
+        parts.append(answers["background_tasks"])
+    if "task_broker" in answers:
+        parts.append(answers["task_broker"])
     return "-".join(parts + ([f"ci={answers['ci']}"] if "ci" in answers else []))
 
 
@@ -68,13 +81,37 @@ PROJECTS = [
     for answers in COMBINATIONS
 ]
 
+# Copier's defaults for the answers COMBINATIONS leave out.
+DEFAULTS = {
+    "ci": "github",
+    "kubernetes": False,
+    "pgbouncer": False,
+    "asgi": False,
+    "background_tasks": "django_tasks",
+}
+
+
+def projects_where(**answers):
+    """The PROJECTS params whose answers (with Copier's defaults) match."""
+    return [
+        param
+        for param in PROJECTS
+        if all((DEFAULTS | param.values[0]).get(k) == v for k, v in answers.items())
+    ]
+
 
 def template_variable_names():
     """Every name a template can use: the questions, and what extensions/context.py derives."""
     questions = {
         name for name in yaml.safe_load(COPIER_YML.read_text()) if not name.startswith("_")
     }
-    context = {"project_slug": "x", "python_version": "3.13", "database": "sqlite", "cache": "none"}
+    context = {
+        "project_slug": "x",
+        "python_version": "3.13",
+        "database": "sqlite",
+        "cache": "none",
+        "background_tasks": "celery",
+    }
     DerivedContext.hook(None, context)
     return questions | set(context) | {"_copier_conf", "_copier_answers", "_copier_python"}
 

@@ -1,4 +1,5 @@
-"""The default project under gunicorn with production settings, on real PostgreSQL and Redis."""
+"""The default project under gunicorn with production settings, on real PostgreSQL and Redis; and
+the same checks for a project served through ASGI (uvicorn workers)."""
 
 import http.client
 import json
@@ -8,9 +9,12 @@ import time
 import pytest
 
 from .conftest import free_port, wait_until_listening
-from .test_projects import SMOKE_ANSWERS, combination_id
+from .test_projects import PROJECTS, SMOKE_ANSWERS, projects_where
 
-pytestmark = pytest.mark.xdist_group(combination_id(SMOKE_ANSWERS))
+WSGI_AND_ASGI = [
+    next(param for param in PROJECTS if param.values[0] is SMOKE_ANSWERS),
+    projects_where(asgi=True, database="postgresql", cache="redis")[0],
+]
 POD_IP_HOST = "10.1.2.3:8000"
 
 
@@ -60,9 +64,9 @@ class Server:
         pytest.fail(f"no access log line with {expected}: {self.log_path.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def project(installed_projects):
-    project = installed_projects(SMOKE_ANSWERS)
+@pytest.fixture(scope="module", params=WSGI_AND_ASGI)
+def project(request, installed_projects):
+    project = installed_projects(request.param)
     env = project.production_env(DATABASE_SSLMODE="disable")
     project.manage("migrate", "--noinput", env=env)
     project.manage("collectstatic", "--noinput", env=env)
@@ -94,15 +98,17 @@ def test_live_answers_a_kubelet_probing_the_pod_ip(server):
     assert json.loads(body) == {"status": "ok"}
 
 
-def test_ready_answers_200_when_postgresql_and_redis_answer(server):
+def test_ready_answers_200_when_every_service_answers(server, project):
     response, body = server.get("/health/ready/", POD_IP_HOST)
 
     assert response.status == 200, body
     checks = json.loads(body)["checks"]
-    assert {name: check["status"] for name, check in checks.items()} == {
-        "database": "ok",
-        "cache": "ok",
-    }
+    expected = ["database", "cache"]
+    if project.answers["background_tasks"] == "celery":
+        expected.append("broker")
+    assert {name: check["status"] for name, check in checks.items()} == dict.fromkeys(
+        expected, "ok"
+    )
 
 
 def test_pages_render_with_hashed_static_files(server, project):

@@ -1,0 +1,64 @@
+"""A real SMTP server on loopback, for workers that send mail: it keeps what it receives, and can
+turn sessions away (a transient failure) or take its time to accept a message (a slow task)."""
+
+import socketserver
+import threading
+import time
+
+
+class SMTPSink(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), SMTPSession)
+        self.port = self.server_address[1]
+        self.messages = []
+        self.sessions = 0
+        self.busy = False  # answer 421 "try again later" to every session
+        self.accept_delay = 0.0  # seconds to wait before accepting a message
+
+    def __enter__(self):
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.shutdown()
+        self.server_close()
+
+    def wait_for(self, condition, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition(self):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"waited {timeout}s for {what}: {self.sessions} session(s)")
+
+
+class SMTPSession(socketserver.StreamRequestHandler):
+    server: SMTPSink
+
+    def reply(self, line):
+        self.wfile.write(f"{line}\r\n".encode())
+
+    def handle(self):
+        self.server.sessions += 1
+        if self.server.busy:
+            self.reply("421 busy, try again later")
+            return
+        self.reply("220 sink ready")
+        while line := self.rfile.readline().decode().strip():
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                self.reply("250 sink")
+            elif verb == "DATA":
+                self.reply("354 end with .")
+                message = b"".join(iter(self.rfile.readline, b".\r\n")).decode()
+                time.sleep(self.server.accept_delay)
+                self.server.messages.append(message)
+                self.reply("250 queued")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("250 ok")

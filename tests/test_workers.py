@@ -1,0 +1,225 @@
+"""Background work for real: each project's worker runs as its own process, with the command its
+deployment files run, against real databases and brokers, and sends real mail to a local SMTP
+server. Tasks are queued through the project's own code (`manage.py send_notification`)."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+import yaml
+
+from .conftest import broker_url, free_port, require_program, wait_until_listening
+from .smtp_sink import SMTPSink
+from .test_projects import projects_where
+
+# Django tasks on each database (the worker polls it, so each one's locking matters), and Celery
+# on each broker.
+with_worker_projects = pytest.mark.parametrize(
+    "answers",
+    projects_where(background_tasks="django_tasks", cache="redis")
+    + projects_where(background_tasks="celery"),
+)
+
+
+class Worker:
+    """The project's worker process, started with the command compose.prod.yaml runs."""
+
+    def __init__(self, project, env, log_path, role="worker"):
+        command = yaml.safe_load((project.path / "compose.prod.yaml").read_text())["services"][
+            role
+        ]["command"]
+        # The virtualenv's own executable, so signals reach the worker, not a `uv run` wrapper.
+        command = [str(project.path / ".venv" / "bin" / command[0]), *command[1:]]
+        self.log_path = log_path
+        self.log = log_path.open("w")
+        self.process = subprocess.Popen(
+            command, cwd=project.path, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def records(self):
+        records = []
+        for line in self.log_path.read_text().splitlines():
+            if line.startswith("{"):
+                records.append(json.loads(line))
+        return records
+
+    def wait_for_log(self, message, timeout=60, **fields):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for record in self.records():
+                if record["message"].startswith(message) and all(
+                    record.get(name) == value for name, value in fields.items()
+                ):
+                    return record
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        pytest.fail(f"no log line {message!r} {fields}:\n{self.log_path.read_text()[-5000:]}")
+
+    def stop(self, timeout=60):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        returncode = self.process.wait(timeout=timeout)
+        self.log.close()
+        return returncode
+
+
+@pytest.fixture
+def worker_project(installed_projects, answers):
+    project = installed_projects(answers)
+    project.manage("migrate", "--noinput", env=production(project))
+    if project.answers["background_tasks"] == "celery":
+        # Messages left by an earlier run would be delivered to this run's worker.
+        purge = ["celery", "--app=config", "purge", "--force", "--queues=default,critical"]
+        project.uv(*purge, env=production(project))
+    return project
+
+
+@pytest.fixture
+def smtp():
+    with SMTPSink() as sink:
+        yield sink
+
+
+def production(project, **extra):
+    return project.production_env(DATABASE_SSLMODE="disable", **extra)
+
+
+def worker_env(project, smtp, tmp_path, **extra):
+    return production(
+        project,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp.port),
+        EMAIL_USE_TLS="false",
+        WORKER_HEARTBEAT_FILE=str(tmp_path / "heartbeat"),
+        **extra,
+    )
+
+
+def send_notification(project, key, env=None):
+    """Queue the example task through the project's own command; returns the task's id."""
+    result = project.manage(
+        "send_notification",
+        "ada@example.com",
+        "--idempotency-key",
+        key,
+        env=env or production(project),
+    )
+    return result.stdout.strip()
+
+
+@pytest.fixture
+def worker(worker_project, smtp, tmp_path):
+    worker = Worker(worker_project, worker_env(worker_project, smtp, tmp_path), tmp_path / "w.log")
+    yield worker
+    worker.stop()
+
+
+@with_worker_projects
+def test_a_queued_notification_is_sent_by_the_worker(worker_project, worker, smtp):
+    key = uuid.uuid4().hex
+    task_id = send_notification(worker_project, key)
+
+    sent = worker.wait_for_log("Notification sent", idempotency_key=key)
+
+    assert sent["task_id"] == task_id
+    assert len(smtp.messages) == 1
+    assert "Subject: Test notification" in smtp.messages[0]
+
+
+@with_worker_projects
+def test_a_duplicate_with_the_same_key_is_not_sent_twice(worker_project, worker, smtp):
+    key = uuid.uuid4().hex
+    send_notification(worker_project, key)
+    send_notification(worker_project, key)
+
+    worker.wait_for_log("Notification already sent", idempotency_key=key)
+
+    assert len(smtp.messages) == 1
+
+
+@with_worker_projects
+def test_a_transient_failure_is_retried_and_succeeds(worker_project, worker, smtp):
+    smtp.busy = True
+    key = uuid.uuid4().hex
+    send_notification(worker_project, key)
+    smtp.wait_for(lambda sink: sink.sessions >= 1, "the first attempt")
+
+    smtp.busy = False
+    worker.wait_for_log("Notification sent", idempotency_key=key)
+
+    assert smtp.sessions >= 2
+    assert len(smtp.messages) == 1
+
+
+@with_worker_projects
+def test_sigterm_lets_the_running_task_finish_and_the_worker_exit_0(worker_project, worker, smtp):
+    smtp.accept_delay = 3
+    key = uuid.uuid4().hex
+    send_notification(worker_project, key)
+    smtp.wait_for(lambda sink: sink.sessions >= 1, "the task to start")
+
+    returncode = worker.stop()
+
+    assert returncode == 0, worker.log_path.read_text()[-3000:]
+    assert len(smtp.messages) == 1
+    worker.wait_for_log("Notification sent", idempotency_key=key)
+
+
+@with_worker_projects
+def test_the_liveness_command_tells_a_running_worker_from_a_stopped_one(
+    worker_project, worker, tmp_path
+):
+    env = worker_project.env(WORKER_HEARTBEAT_FILE=str(tmp_path / "heartbeat"))
+    probe = [str(worker_project.path / ".venv/bin/python"), "config/worker_heartbeat.py"]
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "heartbeat").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    running = subprocess.run(probe, cwd=worker_project.path, env=env, capture_output=True)
+    worker.stop()
+    if (tmp_path / "heartbeat").exists():  # a process that died cannot clean up after itself
+        stale = time.time() - 60
+        os.utime(tmp_path / "heartbeat", (stale, stale))
+    stopped = subprocess.run(probe, cwd=worker_project.path, env=env, capture_output=True)
+
+    assert running.returncode == 0, running.stderr
+    assert stopped.returncode == 1
+
+
+@pytest.mark.parametrize("answers", projects_where(background_tasks="celery", task_broker="redis"))
+def test_a_task_queued_before_a_broker_outage_still_runs(worker_project, smtp, tmp_path):
+    """Redis (with its append-only file, as compose runs it) goes down with a task queued and the
+    worker not yet connected; once Redis is back, the worker takes the task: nothing is lost."""
+    redis_server = require_program("redis-server")
+    port = free_port()
+    command = [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path)]
+    command += ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+    broker = {"CELERY_BROKER_URL": broker_url(worker_project.answers, "redis", port)}
+
+    redis = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    wait_until_listening(port, redis, "redis-server")
+    key = uuid.uuid4().hex
+    send_notification(worker_project, key, env=production(worker_project, **broker))
+    redis.terminate()
+    redis.wait(timeout=30)
+
+    worker = Worker(
+        worker_project, worker_env(worker_project, smtp, tmp_path, **broker), tmp_path / "w.log"
+    )
+    try:
+        worker.wait_for_log("consumer: Cannot connect")
+        redis = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        wait_until_listening(port, redis, "redis-server")
+
+        worker.wait_for_log("Notification sent", idempotency_key=key)
+    finally:
+        worker.stop()
+        redis.terminate()
+        redis.wait(timeout=30)
+
+    assert len(smtp.messages) == 1
