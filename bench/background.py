@@ -94,7 +94,13 @@ def asgi_vs_wsgi(workdir, rounds, seconds):
             command = ["uv", "run", "--frozen", "gunicorn", "--workers", "2"]
             command += ["--bind", f"127.0.0.1:{port}"]
             servers[mode] = (
-                subprocess.Popen(command, cwd=project, env=base_env(), stdout=subprocess.DEVNULL),
+                subprocess.Popen(
+                    command,
+                    cwd=project,
+                    env=base_env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
                 port,
             )
         time.sleep(5)
