@@ -1,4 +1,5 @@
-"""Jinja filters used by copier.yml: slug derivation and answer validation.
+"""Jinja filters used by copier.yml: slug derivation, answer validation, and telling a new
+project from an existing one.
 
 Each ``*_error`` filter returns an empty string for a valid answer, or the message Copier shows.
 """
@@ -6,6 +7,7 @@ Each ``*_error`` filter returns an empty string for a valid answer, or the messa
 import keyword
 import re
 import unicodedata
+from pathlib import Path
 
 from jinja2.ext import Extension
 
@@ -101,6 +103,15 @@ def email_error(address: str) -> str:
     return ""
 
 
+def is_existing_project(copier_conf) -> bool:
+    """True while updating a project (it has an answers file already), False for a new one.
+
+    A question added in a later release defaults to the behaviour projects had before it
+    existed when they update, and to the recommended value when they are created.
+    """
+    return (Path(copier_conf["dst_path"]) / copier_conf["answers_file"]).is_file()
+
+
 class FoundryFilters(Extension):
     def __init__(self, environment):
         super().__init__(environment)
@@ -109,4 +120,5 @@ class FoundryFilters(Extension):
             slug_error=slug_error,
             hostname_error=hostname_error,
             email_error=email_error,
+            is_existing_project=is_existing_project,
         )

@@ -506,7 +506,7 @@ def test_github_workflow_and_dependabot_follow_their_schemas(installed_projects,
         "check-jsonschema",
         "--builtin-schema",
         "vendor.github-workflows",
-        workflows / "workflows/ci.yml",
+        *sorted((workflows / "workflows").glob("*.yml")),
         cwd=project.path,
     )
     tool(
@@ -530,23 +530,24 @@ def test_github_workflow_has_no_zizmor_findings(installed_projects, answers):
 @pytest.mark.parametrize("answers", projects_where(ci="github"))
 def test_github_workflow_is_least_privilege_and_pinned(installed_projects, answers):
     project = installed_projects(answers)
-    text = (project.path / ".github/workflows/ci.yml").read_text()
-    workflow = yaml.safe_load(text)
+    for path in sorted((project.path / ".github/workflows").glob("*.yml")):
+        text = path.read_text()
+        workflow = yaml.safe_load(text)
 
-    assert workflow["permissions"] == {}
-    for job in workflow["jobs"].values():
-        assert job["timeout-minutes"] <= 30
-        assert "permissions" in job
-        for step in job["steps"]:
-            if "uses" in step:
-                assert SHA_PINNED_ACTION.fullmatch(
-                    re.search(rf"uses: ({re.escape(step['uses'])}.*)", text).group(1)
-                )
-                assert step["with"]["persist-credentials"] is False
+        assert workflow["permissions"] == {}, path.name
+        for job in workflow["jobs"].values():
+            assert job["timeout-minutes"] <= 30
+            assert "permissions" in job
+            for step in job["steps"]:
+                if "uses" in step:
+                    assert SHA_PINNED_ACTION.fullmatch(
+                        re.search(rf"uses: ({re.escape(step['uses'])}.*)", text).group(1)
+                    )
+                    assert step["with"]["persist-credentials"] is False
 
 
 def ci_make_targets(project):
-    paths = [project.path / ".github/workflows/ci.yml", project.path / ".gitlab-ci.yml"]
+    paths = [*project.path.glob(".github/workflows/*.yml"), project.path / ".gitlab-ci.yml"]
     text = "".join(path.read_text() for path in paths if path.exists())
     return set(re.findall(r"\bmake ([a-z-]+)", text))
 

@@ -1,0 +1,266 @@
+"""`copier update` is safe: a project made at any release, with its team's edits, updates to the
+current template without conflicts, keeps every edit byte for byte, and still passes its own
+tests. Copier exits 0 even when it leaves conflicts, so the tests look for them."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from packaging.version import InvalidVersion, Version
+
+from .conftest import (
+    CREATE_DATABASE,
+    SERVICES,
+    TEMPLATE_DIR,
+    clean_environment,
+    database_name,
+    git,
+    require_service,
+    run,
+    service_environment,
+)
+
+# Until a release is tagged, the last commit of 0.1.0 stands in for it.
+SYNTHETIC_RELEASES = {"0.1.0": "9125d64"}
+# Answers every release knows.
+ANSWER_SETS = [
+    {"project_name": "Café Orders", "database": "postgresql", "cache": "redis"},
+    {"project_name": "Kiosk", "database": "sqlite", "cache": "none", "ci": "gitlab"},
+]
+# What a team adds to a project: appended to files the template renders, and a file of its own.
+APPENDED = {
+    "config/settings/base.py": "\n# Added by the team.\nUSE_THOUSAND_SEPARATOR = True\n",
+    "{slug}/core/views.py": (
+        '\n\ndef about(request):\n    return render(request, "core/home.html")\n'
+    ),
+    "README.md": "\n## Team notes\n\nOn call: the orders team, #orders-oncall.\n",
+}
+NEW_FILES = {"{slug}/core/pricing.py": '"""Pricing rules of the team."""\n\nVAT_RATE = 0.2\n'}
+# Questions added after a release: a project made before them keeps its behaviour on update.
+BEHAVIOUR_BEFORE = {"asgi": "false", "background_tasks": "none"}
+
+
+def releases():
+    """PEP 440 tags of the template repository, oldest first (or the synthetic one)."""
+    tags = {}
+    for tag in git("tag", "--list", cwd=TEMPLATE_DIR).stdout.split():
+        try:
+            tags[tag] = Version(tag)
+        except InvalidVersion:
+            continue
+    if not tags:
+        return SYNTHETIC_RELEASES
+    return {tag: tag for tag in sorted(tags, key=tags.get)}
+
+
+@pytest.fixture(scope="session")
+def release_history(tmp_path_factory):
+    """A template repository holding each release (tagged) and, last, the working tree."""
+    repository = tmp_path_factory.mktemp("releases")
+    git("init", "-q", cwd=repository)
+    for tag, commit in releases().items():
+        archive = subprocess.run(
+            ["git", "archive", commit], cwd=TEMPLATE_DIR, check=True, capture_output=True
+        )
+        clear_tree(repository)
+        subprocess.run(["tar", "-x"], input=archive.stdout, cwd=repository, check=True)
+        git("add", "-A", cwd=repository)
+        git("commit", "-qm", f"release {tag}", cwd=repository)
+        git("tag", tag, cwd=repository)
+    clear_tree(repository)
+    listing = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE_DIR)
+    for name in listing.stdout.splitlines():
+        if (TEMPLATE_DIR / name).is_file():
+            (repository / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE_DIR / name, repository / name)
+    git("add", "-A", cwd=repository)
+    git("commit", "-qm", "working tree", cwd=repository)
+    return repository
+
+
+def clear_tree(repository):
+    for path in repository.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def copier(*args, cwd=TEMPLATE_DIR):
+    return run([sys.executable, "-m", "copier", *map(str, args)], cwd, clean_environment())
+
+
+def render_at(repository, ref, answers, destination):
+    data = [arg for name, value in answers.items() for arg in ("-d", f"{name}={value}")]
+    copier("copy", "--trust", "--defaults", "--vcs-ref", ref, *data, repository, destination)
+    git("init", "-q", cwd=destination)
+    git("add", "-A", cwd=destination)
+    git("commit", "-qm", f"rendered at {ref}", cwd=destination)
+    return destination
+
+
+def make_team_edits(project, slug):
+    for name, text in APPENDED.items():
+        path = project / name.format(slug=slug)
+        path.write_text(path.read_text() + text)
+    for name, text in NEW_FILES.items():
+        (project / name.format(slug=slug)).write_text(text)
+    git("add", "-A", cwd=project)
+    git("commit", "-qm", "team edits", cwd=project)
+
+
+def update(project, *args):
+    return copier("update", "--trust", "--defaults", "--conflict", "inline", *args, project)
+
+
+def conflicts(project):
+    """What the project's own detector (scripts/check_conflicts.py, run by `make template-update`)
+    finds left unfinished: conflict markers, .rej files, unmerged paths."""
+    result = run(["python3", "scripts/check_conflicts.py"], project, check=False)
+    return [line.strip() for line in result.stderr.splitlines()[1:]]
+
+
+def run_project_tests(project, answers):
+    """The project's own suite, on the real services it chose."""
+    for service in {answers["database"], answers["cache"]} & SERVICES.keys():
+        require_service(service)
+    env = clean_environment(**service_environment(answers, project, pgbouncer=None))
+    run(["uv", "sync"], project, clean_environment(), timeout=900)
+    if answers["database"] in CREATE_DATABASE:
+        code = CREATE_DATABASE[answers["database"]].format(name=database_name(answers))
+        run(["uv", "run", "python", "-c", code], project, env)
+    result = run(["make", "test"], project, env)
+    assert "skipped" not in result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("release", list(releases()))
+@pytest.mark.parametrize("answers", ANSWER_SETS, ids=lambda answers: answers["database"])
+def test_a_project_from_a_release_updates_cleanly_and_keeps_the_teams_edits(
+    release_history, release, answers, tmp_path
+):
+    project = render_at(release_history, release, answers, tmp_path / "project")
+    slug = re.search(r"^project_slug: (\S+)$", (project / ".copier-answers.yml").read_text(), re.M)[
+        1
+    ]
+    make_team_edits(project, slug)
+
+    update(project, "--vcs-ref", "HEAD")
+
+    assert conflicts(project) == []
+    for name, text in APPENDED.items():
+        assert (project / name.format(slug=slug)).read_text().endswith(text), name
+    for name, text in NEW_FILES.items():
+        assert (project / name.format(slug=slug)).read_text() == text
+    answers_file = (project / ".copier-answers.yml").read_text()
+    assert f"_commit: {release}\n" not in answers_file, "the update did not happen"
+    known_then = git("show", f"{release}:copier.yml", cwd=release_history).stdout
+    for question, value in BEHAVIOUR_BEFORE.items():
+        if f"\n{question}:" not in known_then:
+            assert f"\n{question}: {value}\n" in answers_file
+    run_project_tests(project, answers | {"project_slug": slug})
+
+
+@pytest.mark.parametrize("release", list(releases())[-1:])
+def test_a_conflicting_edit_leaves_inline_markers_that_are_detected(
+    release_history, release, tmp_path
+):
+    answers = ANSWER_SETS[1]
+    project = render_at(release_history, release, answers, tmp_path / "project")
+    dockerfile = project / "Dockerfile"
+    # The runtime stage's CMD, which the current template changes too.
+    text = dockerfile.read_text()
+    command = [line for line in text.splitlines() if line.startswith("CMD ")][-1]
+    ours = 'CMD ["gunicorn", "config.wsgi", "--workers", "4"]'
+    dockerfile.write_text(text.replace(command, ours))
+    git("commit", "-qam", "team: four workers", cwd=project)
+
+    result = update(project, "--vcs-ref", "HEAD")
+
+    found = conflicts(project)
+
+    assert result.returncode == 0  # Copier reports success: only the detector notices
+    assert "Dockerfile: conflict markers" in found
+    assert all(where.startswith("Dockerfile:") for where in found)
+
+
+@pytest.mark.parametrize(
+    ("answers", "change"),
+    [
+        (
+            {"project_name": "Switch Cache", "database": "postgresql", "cache": "redis"},
+            {"cache": "memcached"},
+        ),
+        (
+            {
+                "project_name": "Switch Tasks",
+                "database": "sqlite",
+                "cache": "none",
+                "background_tasks": "none",
+            },
+            {"background_tasks": "django_tasks"},
+        ),
+    ],
+    ids=["cache=memcached", "background_tasks=django_tasks"],
+)
+def test_changing_an_answer_switches_the_backend_cleanly(
+    release_history, answers, change, tmp_path
+):
+    project = render_at(release_history, "HEAD", answers, tmp_path / "project")
+    data = [arg for name, value in change.items() for arg in ("-d", f"{name}={value}")]
+
+    update(project, "--vcs-ref=:current:", *data)
+
+    assert conflicts(project) == []
+    recorded = (project / ".copier-answers.yml").read_text()
+    for name, value in change.items():
+        assert f"{name}: {value}" in recorded
+    run_project_tests(project, answers | change)
+
+
+@pytest.fixture
+def next_release(release_history, tmp_path):
+    """A copy of the release history, and a function that adds a newer release to it."""
+    repository = tmp_path / "template"
+    shutil.copytree(release_history, repository)
+
+    def publish(version):
+        dockerfile = repository / "template" / "Dockerfile.jinja"
+        command = [line for line in dockerfile.read_text().splitlines() if line.startswith("CMD ")]
+        dockerfile.write_text(dockerfile.read_text().replace(command[-1], NEXT_RELEASE_CMD))
+        git("commit", "-qam", f"release {version}", cwd=repository)
+        git("tag", version, cwd=repository)
+
+    return repository, publish
+
+
+NEXT_RELEASE_CMD = 'CMD ["gunicorn", "--preload"]'
+
+
+def test_make_template_update_pulls_the_newest_release(next_release, tmp_path):
+    repository, publish = next_release
+    project = render_at(repository, "HEAD", ANSWER_SETS[1], tmp_path / "project")
+    publish("99.0.0")
+
+    check = run(["make", "--silent", "template-check"], project, clean_environment())
+    run(["make", "template-update"], project, clean_environment())
+
+    assert json.loads(check.stdout)["update_available"] is True
+    assert NEXT_RELEASE_CMD in (project / "Dockerfile").read_text()
+    assert "_commit: 99.0.0" in (project / ".copier-answers.yml").read_text()
+
+
+def test_make_template_update_fails_while_conflicts_remain(next_release, tmp_path):
+    repository, publish = next_release
+    project = render_at(repository, "HEAD", ANSWER_SETS[1], tmp_path / "project")
+    dockerfile = project / "Dockerfile"
+    text = dockerfile.read_text()
+    command = [line for line in text.splitlines() if line.startswith("CMD ")][-1]
+    dockerfile.write_text(text.replace(command, 'CMD ["gunicorn", "--workers", "4"]'))
+    git("commit", "-qam", "team: four workers", cwd=project)
+    publish("99.0.0")
+
+    result = run(["make", "template-update"], project, clean_environment(), check=False)
+
+    assert result.returncode != 0
+    assert "Dockerfile: conflict markers" in result.stderr
