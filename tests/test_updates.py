@@ -7,8 +7,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 
 import pytest
+import yaml
 from packaging.version import InvalidVersion, Version
 
 from .conftest import (
@@ -264,3 +266,84 @@ def test_make_template_update_fails_while_conflicts_remain(next_release, tmp_pat
 
     assert result.returncode != 0
     assert "Dockerfile: conflict markers" in result.stderr
+
+
+RENAME_MIGRATIONS = """_migrations:
+  - version: "99.0.0"
+    when: "{{ _stage == 'before' }}"
+    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/scripts/migrate_answers.py",
+              "rename-question", "author_name", "owner_name"]
+  - version: "99.0.0"
+    when: "{{ _stage == 'before' }}"
+    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/scripts/migrate_answers.py",
+              "move-file", "scripts/backup.py", "scripts/db_backup.py"]
+"""
+
+
+def publish_rename_release(repository, version):
+    """A release that renames the question author_name to owner_name and moves
+    scripts/backup.py to scripts/db_backup.py, with migrations for both."""
+    copier_yml = repository / "copier.yml"
+    text = copier_yml.read_text().replace("author_name", "owner_name")
+    copier_yml.write_text(text.replace("_migrations: []\n", RENAME_MIGRATIONS))
+    template = repository / "template"
+    for name in ("pyproject.toml.jinja", "Makefile.jinja", "README.md.jinja"):
+        path = template / name
+        text = path.read_text().replace("author_name", "owner_name")
+        path.write_text(text.replace("scripts/backup.py", "scripts/db_backup.py"))
+    git(
+        "mv",
+        "template/scripts/backup.py.jinja",
+        "template/scripts/db_backup.py.jinja",
+        cwd=repository,
+    )
+    git("commit", "-qam", f"release {version}", cwd=repository)
+    git("tag", version, cwd=repository)
+
+
+def test_a_renamed_question_keeps_the_teams_answer(next_release, tmp_path):
+    repository, _ = next_release
+    answers = ANSWER_SETS[1] | {"author_name": "Zoë O'Brien"}
+    project = render_at(repository, "HEAD", answers, tmp_path / "project")
+    publish_rename_release(repository, "99.0.0")
+
+    update(project)
+
+    assert conflicts(project) == []
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert recorded["owner_name"] == "Zoë O'Brien"
+    assert "author_name" not in recorded
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["authors"][0]["name"] == "Zoë O'Brien"
+
+
+def test_a_moved_file_takes_the_teams_edits_along(next_release, tmp_path):
+    """The migration moves the edited file first; what the team changed stays in it, marked for
+    review wherever it differs from the new release (the detector fails the update until then)."""
+    repository, _ = next_release
+    project = render_at(repository, "HEAD", ANSWER_SETS[1], tmp_path / "project")
+    team_line = "# Team: also copy backups to the NAS."
+    backup = project / "scripts" / "backup.py"
+    backup.write_text(backup.read_text() + team_line + "\n")
+    git("commit", "-qam", "team edit", cwd=project)
+    publish_rename_release(repository, "99.0.0")
+
+    update(project)
+
+    moved = project / "scripts" / "db_backup.py"
+    assert not backup.exists()
+    assert team_line in moved.read_text().splitlines()
+    assert all(where.startswith("scripts/db_backup.py:") for where in conflicts(project))
+
+
+def test_answer_migrations_change_nothing_when_run_again(tmp_path):
+    answers_file = tmp_path / ".copier-answers.yml"
+    answers_file.write_text("_commit: 0.1.0\nauthor_name: Zoë\ncache: redis\nretired: x\n")
+    script = [sys.executable, str(TEMPLATE_DIR / "scripts" / "migrate_answers.py")]
+    steps = [["rename-question", "author_name", "owner_name"], ["remove-question", "retired"]]
+
+    for _ in range(2):
+        for step in steps:
+            run([*script, "--answers-file", answers_file, *step], tmp_path)
+
+    assert answers_file.read_text() == "_commit: 0.1.0\nowner_name: Zoë\ncache: redis\n"
