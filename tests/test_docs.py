@@ -1,5 +1,9 @@
 """The docs cannot drift from copier.yml: every question and every choice is documented."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import yaml
 
@@ -41,3 +45,34 @@ def test_every_question_has_a_reference_section(question):
 )
 def test_every_choice_is_documented(question, value):
     assert f"`{value}`" in reference_section(question)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The documentation site, built with `mkdocs build --strict` (warnings are errors)."""
+    directory = tmp_path_factory.mktemp("site")
+    env = os.environ | {"DISABLE_MKDOCS_2_WARNING": "true"}
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(directory)]
+    result = subprocess.run(command, cwd=TEMPLATE_DIR, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return directory
+
+
+def test_the_docs_site_builds_strictly(site):
+    assert (site / "index.html").is_file()
+
+
+def test_the_generated_reference_lists_every_question_and_choice(site):
+    reference = (site / "reference" / "index.html").read_text()
+
+    for name, spec in QUESTIONS.items():
+        assert f"<code>{name}</code>" in reference
+        for value in choice_values(spec):
+            assert f"<code>{value}</code>" in reference, (name, value)
+
+
+def test_every_page_is_in_the_site_navigation():
+    nav = (TEMPLATE_DIR / "mkdocs.yml").read_text()
+    pages = {path.name for path in (TEMPLATE_DIR / "docs").glob("*.md")}
+
+    assert {page for page in pages if f": {page}" not in nav} == set()

@@ -60,6 +60,13 @@ COMBINATIONS += [
     },
 ]
 
+# The presets teams start from (presets/*.yml): each is a project of its own here.
+PRESETS = {
+    path.stem: yaml.safe_load(path.read_text())
+    for path in sorted((TEMPLATE_DIR / "presets").glob("*.yml"))
+}
+COMBINATIONS += [{"project_name": f"Preset {name}", **answers} for name, answers in PRESETS.items()]
+
 # The default answers: also served by gunicorn in test_smoke.py.
 SMOKE_ANSWERS = COMBINATIONS[0]
 

@@ -3,7 +3,10 @@
 import subprocess
 import sys
 
-from .conftest import git, render
+import pytest
+import yaml
+
+from .conftest import TEMPLATE_DIR, git, render
 
 ANSWERS = {"project_name": "Café Orders"}
 
@@ -80,3 +83,19 @@ def test_update_keeps_env_and_runs_no_task(template_renderer):
     assert result.returncode == 0, result.stderr
     assert "create_dotenv" not in result.stdout + result.stderr
     assert (project.path / ".env").read_text() == env_before
+
+
+@pytest.mark.parametrize(
+    "preset", sorted((TEMPLATE_DIR / "presets").glob("*.yml")), ids=lambda p: p.stem
+)
+def test_a_preset_file_answers_the_questions_it_names(template_snapshot, preset, tmp_path):
+    """`copier copy --data-file presets/<name>.yml`, as docs/presets.md tells teams to run it."""
+    command = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD"]
+    command += ["--data-file", str(preset), "-d", "project_name=Preset Check"]
+    subprocess.run(
+        [*command, str(template_snapshot), str(tmp_path)], check=True, capture_output=True
+    )
+
+    recorded = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())
+
+    assert recorded | yaml.safe_load(preset.read_text()) == recorded
