@@ -164,22 +164,42 @@ def test_a_project_from_a_release_updates_cleanly_and_keeps_the_teams_edits(
     run_project_tests(project, answers | {"project_slug": slug})
 
 
-@pytest.mark.parametrize("release", list(releases())[-1:])
-def test_a_conflicting_edit_leaves_inline_markers_that_are_detected(
-    release_history, release, tmp_path
-):
-    answers = ANSWER_SETS[1]
-    project = render_at(release_history, release, answers, tmp_path / "project")
+@pytest.fixture
+def next_release(release_history, tmp_path):
+    """A copy of the release history, and a function that adds a newer release to it."""
+    repository = tmp_path / "template"
+    shutil.copytree(release_history, repository)
+
+    def publish(version):
+        dockerfile = repository / "template" / "Dockerfile.jinja"
+        command = [line for line in dockerfile.read_text().splitlines() if line.startswith("CMD ")]
+        dockerfile.write_text(dockerfile.read_text().replace(command[-1], NEXT_RELEASE_CMD))
+        git("commit", "-qam", f"release {version}", cwd=repository)
+        git("tag", version, cwd=repository)
+
+    return repository, publish
+
+
+NEXT_RELEASE_CMD = 'CMD ["gunicorn", "--preload"]'
+
+
+def project_with_a_conflicting_edit(next_release, destination):
+    """A project whose team changed the runtime CMD line, which the next release changes too."""
+    repository, publish = next_release
+    project = render_at(repository, "HEAD", ANSWER_SETS[1], destination)
     dockerfile = project / "Dockerfile"
-    # The runtime stage's CMD, which the current template changes too.
     text = dockerfile.read_text()
     command = [line for line in text.splitlines() if line.startswith("CMD ")][-1]
-    ours = 'CMD ["gunicorn", "config.wsgi", "--workers", "4"]'
-    dockerfile.write_text(text.replace(command, ours))
+    dockerfile.write_text(text.replace(command, 'CMD ["gunicorn", "--workers", "4"]'))
     git("commit", "-qam", "team: four workers", cwd=project)
+    publish("99.0.0")
+    return project
 
-    result = update(project, "--vcs-ref", "HEAD")
 
+def test_a_conflicting_edit_leaves_inline_markers_that_are_detected(next_release, tmp_path):
+    project = project_with_a_conflicting_edit(next_release, tmp_path / "project")
+
+    result = update(project)
     found = conflicts(project)
 
     assert result.returncode == 0  # Copier reports success: only the detector notices
@@ -221,25 +241,6 @@ def test_changing_an_answer_switches_the_backend_cleanly(
     run_project_tests(project, answers | change)
 
 
-@pytest.fixture
-def next_release(release_history, tmp_path):
-    """A copy of the release history, and a function that adds a newer release to it."""
-    repository = tmp_path / "template"
-    shutil.copytree(release_history, repository)
-
-    def publish(version):
-        dockerfile = repository / "template" / "Dockerfile.jinja"
-        command = [line for line in dockerfile.read_text().splitlines() if line.startswith("CMD ")]
-        dockerfile.write_text(dockerfile.read_text().replace(command[-1], NEXT_RELEASE_CMD))
-        git("commit", "-qam", f"release {version}", cwd=repository)
-        git("tag", version, cwd=repository)
-
-    return repository, publish
-
-
-NEXT_RELEASE_CMD = 'CMD ["gunicorn", "--preload"]'
-
-
 def test_make_template_update_pulls_the_newest_release(next_release, tmp_path):
     repository, publish = next_release
     project = render_at(repository, "HEAD", ANSWER_SETS[1], tmp_path / "project")
@@ -254,14 +255,7 @@ def test_make_template_update_pulls_the_newest_release(next_release, tmp_path):
 
 
 def test_make_template_update_fails_while_conflicts_remain(next_release, tmp_path):
-    repository, publish = next_release
-    project = render_at(repository, "HEAD", ANSWER_SETS[1], tmp_path / "project")
-    dockerfile = project / "Dockerfile"
-    text = dockerfile.read_text()
-    command = [line for line in text.splitlines() if line.startswith("CMD ")][-1]
-    dockerfile.write_text(text.replace(command, 'CMD ["gunicorn", "--workers", "4"]'))
-    git("commit", "-qam", "team: four workers", cwd=project)
-    publish("99.0.0")
+    project = project_with_a_conflicting_edit(next_release, tmp_path / "project")
 
     result = run(["make", "template-update"], project, clean_environment(), check=False)
 
