@@ -161,7 +161,8 @@ def test_a_project_from_a_release_updates_cleanly_and_keeps_the_teams_edits(
     for question, value in BEHAVIOUR_BEFORE.items():
         if f"\n{question}:" not in known_then:
             assert f"\n{question}: {value}\n" in answers_file
-    run_project_tests(project, answers | {"project_slug": slug})
+    # The release is part of the key: each test gets a database of its own, even in parallel.
+    run_project_tests(project, answers | {"project_slug": slug, "updated_from": release})
 
 
 @pytest.fixture
