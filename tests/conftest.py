@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,11 @@ def run(command, cwd, env=None, timeout=600, check=True):
             f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
         )
     return result
+
+
+def copier(*args, cwd=TEMPLATE_DIR):
+    """Copier's command line, as a team runs it; fails the test if it fails."""
+    return run([sys.executable, "-m", "copier", *map(str, args)], cwd, clean_environment())
 
 
 def clean_environment(**extra):
@@ -199,6 +205,15 @@ def git(*args, cwd):
     )
 
 
+def copy_working_tree(destination):
+    """Copy the template's files as they stand (committed or not, minus what git ignores)."""
+    listing = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE_DIR)
+    for name in listing.stdout.splitlines():
+        if (TEMPLATE_DIR / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE_DIR / name, destination / name)
+
+
 @pytest.fixture(scope="session")
 def template_snapshot(tmp_path_factory):
     """The template as it stands in the working tree, committed in a repository of its own.
@@ -207,11 +222,7 @@ def template_snapshot(tmp_path_factory):
     `copier update` works, and the tests never depend on the tree being committed.
     """
     snapshot = tmp_path_factory.mktemp("template")
-    listing = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE_DIR)
-    for name in listing.stdout.splitlines():
-        if (TEMPLATE_DIR / name).is_file():
-            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE_DIR / name, snapshot / name)
+    copy_working_tree(snapshot)
     git("init", "-q", cwd=snapshot)
     git("add", "-A", cwd=snapshot)
     git("commit", "-qm", "snapshot", cwd=snapshot)

@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from .conftest import TEMPLATE_DIR, git, render
+from .conftest import TEMPLATE_DIR, copier, git, render
 
 ANSWERS = {"project_name": "Café Orders"}
 
@@ -90,10 +90,17 @@ def test_update_keeps_env_and_runs_no_task(template_renderer):
 )
 def test_a_preset_file_answers_the_questions_it_names(template_snapshot, preset, tmp_path):
     """`copier copy --data-file presets/<name>.yml`, as docs/presets.md tells teams to run it."""
-    command = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD"]
-    command += ["--data-file", str(preset), "-d", "project_name=Preset Check"]
-    subprocess.run(
-        [*command, str(template_snapshot), str(tmp_path)], check=True, capture_output=True
+    copier(
+        "copy",
+        "--trust",
+        "--defaults",
+        "--vcs-ref=HEAD",
+        "--data-file",
+        preset,
+        "-d",
+        "project_name=Preset Check",
+        template_snapshot,
+        tmp_path,
     )
 
     recorded = yaml.safe_load((tmp_path / ".copier-answers.yml").read_text())

@@ -18,6 +18,8 @@ from .conftest import (
     SERVICES,
     TEMPLATE_DIR,
     clean_environment,
+    copier,
+    copy_working_tree,
     database_name,
     git,
     require_service,
@@ -73,11 +75,7 @@ def release_history(tmp_path_factory):
         git("commit", "-qm", f"release {tag}", cwd=repository)
         git("tag", tag, cwd=repository)
     clear_tree(repository)
-    listing = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE_DIR)
-    for name in listing.stdout.splitlines():
-        if (TEMPLATE_DIR / name).is_file():
-            (repository / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE_DIR / name, repository / name)
+    copy_working_tree(repository)
     git("add", "-A", cwd=repository)
     # Empty when the working tree is the newest release: the update still moves past its tag.
     git("commit", "-qm", "working tree", "--allow-empty", cwd=repository)
@@ -88,10 +86,6 @@ def clear_tree(repository):
     for path in repository.iterdir():
         if path.name != ".git":
             shutil.rmtree(path) if path.is_dir() else path.unlink()
-
-
-def copier(*args, cwd=TEMPLATE_DIR):
-    return run([sys.executable, "-m", "copier", *map(str, args)], cwd, clean_environment())
 
 
 def render_at(repository, ref, answers, destination):
