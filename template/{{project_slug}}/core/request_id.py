@@ -6,9 +6,10 @@ import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.signals import request_finished
 from django.dispatch import receiver
+
+from .middleware import AroundViewMiddleware
 
 HEADER = "X-Request-ID"
 # Accept a caller's ID only if it is short and safe to put in logs and headers.
@@ -17,39 +18,17 @@ ACCEPTED_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 current_request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 
-class RequestIDMiddleware:
-    """Works in sync (WSGI) and async (ASGI) middleware chains alike."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self.__acall__(request)
-        request_id = self.start(request)
-        response = self.get_response(request)
-        response[HEADER] = request_id
-        return response
-
-    async def __acall__(self, request):
-        request_id = self.start(request)
-        response = await self.get_response(request)
-        response[HEADER] = request_id
-        return response
-
-    def start(self, request):
+class RequestIDMiddleware(AroundViewMiddleware):
+    def before(self, request):
         incoming = request.headers.get(HEADER, "")
         request_id = incoming if ACCEPTED_ID.fullmatch(incoming) else uuid.uuid4().hex
         # Kept until the response is finished: Django logs error responses after the
         # middleware has returned.
         current_request_id.set(request_id)
         return request_id
+
+    def after(self, request, response, request_id):
+        response[HEADER] = request_id
 
 
 @receiver(request_finished)
