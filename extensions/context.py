@@ -29,6 +29,27 @@ DEV_DEPENDENCIES = [
 ]
 BACKGROUND_DEV_DEPENDENCIES = {"celery": ["celery-types>=0.26"]}
 ASGI_DEPENDENCIES = ["uvicorn-worker>=0.4", "uvicorn[standard]>=0.35"]
+# Observability: one list per choice, plus an OpenTelemetry instrumentation for each library the
+# project talks to.
+OBSERVABILITY = ("sentry", "opentelemetry", "prometheus")
+OBSERVABILITY_DEPENDENCIES = {
+    "sentry": ["sentry-sdk>=2.75"],
+    "opentelemetry": [
+        "opentelemetry-exporter-otlp-proto-http>=1.38",
+        "opentelemetry-instrumentation-django>=0.59b0",
+        "opentelemetry-sdk>=1.38",
+    ],
+    "prometheus": ["prometheus-client>=0.21"],
+}
+# opentelemetry-instrumentation-<name> and its instrumentor class, by what the project talks to.
+OPENTELEMETRY_INSTRUMENTATIONS = {
+    "postgresql": ("psycopg", "PsycopgInstrumentor"),
+    "mysql": ("mysqlclient", "MySQLClientInstrumentor"),
+    "sqlite": ("sqlite3", "SQLite3Instrumentor"),
+    "redis": ("redis", "RedisInstrumentor"),
+    "memcached": ("pymemcache", "PymemcacheInstrumentor"),
+    "celery": ("celery", "CeleryInstrumentor"),
+}
 CACHE_DEPENDENCIES = {
     "redis": ["django-redis>=6"],
     "memcached": ["pymemcache>=4"],
@@ -36,6 +57,13 @@ CACHE_DEPENDENCIES = {
     "none": [],
 }
 DATABASE_LABELS = {"postgresql": "PostgreSQL", "mysql": "MySQL/MariaDB", "sqlite": "SQLite"}
+# The cache backend classes; with Prometheus, the project's subclasses that count hits and misses.
+CACHE_BACKENDS = {
+    "redis": "django_redis.cache.RedisCache",
+    "memcached": "django.core.cache.backends.memcached.PyMemcacheCache",
+    "database": "django.core.cache.backends.db.DatabaseCache",
+    "none": "django.core.cache.backends.locmem.LocMemCache",
+}
 CACHE_LABELS = {
     "redis": "a Redis cache",
     "memcached": "a Memcached cache",
@@ -78,7 +106,47 @@ BEAT_COMMAND = [
 ]
 
 
-def environment_variables(database, cache, pgbouncer, background, broker, required, examples):
+def observability_variables(observability, slug):
+    variables = []
+    if "prometheus" in observability:
+        variables += [
+            ("METRICS_PORT", "8001", "Port /metrics is served on, apart from the app's own port"),
+            (
+                "PROMETHEUS_MULTIPROC_DIR",
+                "",
+                "Directory of the per-process metric files (default: a new temporary directory)",
+            ),
+            ("GRAFANA_ADMIN_PASSWORD", "", "Password of Grafana's admin (compose.monitoring.yaml)"),
+        ]
+    if "sentry" in observability:
+        variables += [
+            ("SENTRY_DSN", "", "Sentry project DSN; nothing is sent when unset"),
+            ("SENTRY_ENVIRONMENT", "production", "Environment name on Sentry events"),
+            ("SENTRY_RELEASE", "", "Release on Sentry events, e.g. the git commit of the image"),
+            ("SENTRY_TRACES_SAMPLE_RATE", "0.0", "Share of requests traced by Sentry (0 to 1)"),
+        ]
+    if "opentelemetry" in observability:
+        variables += [
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "",
+                "OTLP/HTTP collector, e.g. http://otel-collector:4318; no telemetry when unset",
+            ),
+            ("OTEL_SERVICE_NAME", slug, "Service name on traces and metrics"),
+            (
+                "OTEL_TRACES_SAMPLER",
+                "parentbased_traceidratio",
+                "Which requests are traced (parentbased_always_on: every one)",
+            ),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.1", "Share of requests the default sampler traces"),
+            ("OTEL_SDK_DISABLED", "false", "true switches OpenTelemetry off, endpoint or not"),
+        ]
+    return variables
+
+
+def environment_variables(
+    database, cache, pgbouncer, background, broker, observability, required, examples
+):
     """Every variable the rendered project reads: (name, default, meaning).
 
     .env.example and the project README are both rendered from this list; the project's own
@@ -161,6 +229,7 @@ def environment_variables(database, cache, pgbouncer, background, broker, requir
             "Proxies trusted for X-Forwarded-* headers (* behind a cluster ingress)",
         ),
     ]
+    variables += observability
     return [
         {
             "name": name,
@@ -181,7 +250,28 @@ GENERATED_SECRETS = {
     "MARIADB_PASSWORD",
     "MARIADB_ROOT_PASSWORD",
     "RABBITMQ_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
 }
+
+
+def observability_dependencies(observability, instrumented, asgi):
+    dependencies = [dep for name in observability for dep in OBSERVABILITY_DEPENDENCIES[name]]
+    if "opentelemetry" in observability:
+        # Django's instrumentation traces ASGI requests only with the asgi one installed.
+        libraries = [OPENTELEMETRY_INSTRUMENTATIONS[name][0] for name in instrumented]
+        dependencies += [
+            f"opentelemetry-instrumentation-{library}>=0.59b0"
+            for library in libraries + (["asgi"] if asgi else [])
+        ]
+    return dependencies
+
+
+def cache_backend(path, slug, counted):
+    """The backend class CACHES names: with Prometheus, the project's subclass of the same name
+    that counts hits and misses (<slug>/metrics/cache.py)."""
+    return f"{slug}.metrics.cache.{path.rsplit('.', 1)[1]}" if counted else path
+
+
 ANSWERS_USED = ("project_slug", "python_version", "database", "cache", "background_tasks")
 
 
@@ -204,6 +294,22 @@ class DerivedContext(ContextHook):
         broker = (context.get("task_broker") or "redis") if background == "celery" else ""
         context["broker"] = broker
         context["broker_label"] = {"redis": "Redis", "rabbitmq": "RabbitMQ"}.get(broker, "")
+        # A multiselect answer is a list; anything else (still prompting) counts as none.
+        observability = [
+            name for name in (context.get("observability") or []) if name in OBSERVABILITY
+        ]
+        context["uses_sentry"] = "sentry" in observability
+        context["uses_opentelemetry"] = "opentelemetry" in observability
+        context["uses_prometheus"] = "prometheus" in observability
+        # The libraries the project talks to, each with an OpenTelemetry instrumentation.
+        instrumented = [
+            name
+            for name in OPENTELEMETRY_INSTRUMENTATIONS
+            if name in {database, cache, background, broker}
+        ]
+        context["opentelemetry_instrumentors"] = [
+            OPENTELEMETRY_INSTRUMENTATIONS[name] for name in instrumented
+        ]
         context["dependencies"] = sorted(
             BASE_DEPENDENCIES
             + DATABASE_DEPENDENCIES[database]
@@ -211,6 +317,7 @@ class DerivedContext(ContextHook):
             + BACKGROUND_DEPENDENCIES[background]
             + BROKER_DEPENDENCIES.get(broker, [])
             + (ASGI_DEPENDENCIES if context.get("asgi") else [])
+            + observability_dependencies(observability, instrumented, context.get("asgi"))
         )
         # What /health/ready/ checks, in the order it reports them.
         context["readiness_checks"] = [
@@ -219,11 +326,19 @@ class DerivedContext(ContextHook):
             *(["broker"] if broker else []),
         ]
         # Dependencies that ship no type information: mypy skips them.
-        context["untyped_modules"] = ["environ", *(["uvicorn_worker"] if context.get("asgi") else [])]
+        context["untyped_modules"] = [
+            "environ",
+            *(["uvicorn_worker"] if context.get("asgi") else []),
+            # metrics/cache.py subclasses django-redis's backend.
+            *(["django_redis"] if cache == "redis" and "prometheus" in observability else []),
+        ]
         context["dev_dependencies"] = sorted(
             DEV_DEPENDENCIES + BACKGROUND_DEV_DEPENDENCIES.get(background, [])
         )
         context["database_label"] = DATABASE_LABELS[database]
+        counted = context["uses_prometheus"]
+        context["cache_backend"] = cache_backend(CACHE_BACKENDS[cache], slug, counted)
+        context["local_cache_backend"] = cache_backend(CACHE_BACKENDS["none"], slug, counted)
         context["cache_label"] = CACHE_LABELS[cache]
         context["uses_cache_url"] = cache_is_networked
         # Sessions live in the cache only when every process sees the same cache.
@@ -252,6 +367,7 @@ class DerivedContext(ContextHook):
             context["uses_pgbouncer"],
             background,
             broker,
+            observability_variables(observability, slug),
             context["required_env"],
             examples,
         )
