@@ -34,6 +34,10 @@ PROJECT_VARIABLES = (
     "EMAIL_",
     "TASK_",
     "WORKER_",
+    "METRICS_",
+    "PROMETHEUS_",
+    "SENTRY_",
+    "OTEL_",
     "VIRTUAL_ENV",
     "PYTEST_",
 )
@@ -132,12 +136,14 @@ class Project:
         return self.uv("python", "manage.py", *args, env=env, check=check)
 
     def production_env(self, **extra):
-        return self.env(
-            DJANGO_SETTINGS_MODULE="config.settings.production",
-            DJANGO_SECRET_KEY="production-" + "k" * 60,
-            DJANGO_ALLOWED_HOSTS=self.answers["domain_name"],
-            **extra,
-        )
+        defaults = {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": "production-" + "k" * 60,
+            "DJANGO_ALLOWED_HOSTS": self.answers["domain_name"],
+            # Servers of several tests run at once: each gets a metrics port of its own.
+            "METRICS_PORT": str(free_port()),
+        }
+        return self.env(**(defaults | extra))
 
 
 def database_name(answers):
@@ -297,7 +303,7 @@ def installed_projects(template_renderer, pgbouncer):
     cache = {}
 
     def get(answers):
-        key = tuple(sorted(answers.items()))
+        key = json.dumps(answers, sort_keys=True)
         if key not in cache:
             needed = {answers["database"], answers["cache"]}
             if answers.get("background_tasks") == "celery":

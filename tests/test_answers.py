@@ -44,6 +44,8 @@ INVALID_ANSWERS = [
     ("database", "oracle", "'oracle' is not in ['postgresql', 'mysql', 'sqlite']"),
     ("cache", "varnish", "'varnish' is not in ['redis', 'memcached', 'database', 'none']"),
     ("background_tasks", "rq", "'rq' is not in ['django_tasks', 'celery', 'none']"),
+    ("observability", "[datadog]", "'datadog' is not in ['sentry', 'opentelemetry', 'prometheus']"),
+    ("observability", "sentry", "Not a YAML list: 'sentry'"),
 ]
 
 

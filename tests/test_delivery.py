@@ -183,8 +183,19 @@ def test_healthcheck_command_tells_a_running_app_from_a_stopped_one(default_proj
 # --- compose ------------------------------------------------------------------------------------
 
 
-def compose_files(project):
+def stack_files(project):
+    """The two stacks that run the app: development and production."""
     return [project.path / "compose.yaml", project.path / "compose.prod.yaml"]
+
+
+def compose_files(project):
+    """Every compose file, with the monitoring stack when observability includes prometheus."""
+    monitoring = project.path / "compose.monitoring.yaml"
+    return stack_files(project) + ([monitoring] if monitoring.is_file() else [])
+
+
+# Images with no shell or wget for a healthcheck; nothing waits for them to be healthy.
+NO_HEALTHCHECK = {"otel-collector", "jaeger"}
 
 
 def test_compose_files_follow_the_compose_spec(project):
@@ -196,7 +207,10 @@ def test_compose_services_are_health_checked_and_waited_for(project):
     for path in compose_files(project):
         services = load_yaml(path)["services"]
         for name, service in services.items():
-            if name != "migrate":  # a one-shot: others wait for it to complete
+            # migrate is a one-shot (others wait for it to complete); a service without an image
+            # or build only adds to one defined in compose.prod.yaml.
+            defined = "image" in service or "build" in service
+            if name != "migrate" and name not in NO_HEALTHCHECK and defined:
                 assert "healthcheck" in service, f"{path.name}: {name}"
             for dependency in service.get("depends_on", {}).values():
                 assert dependency["condition"] in {
@@ -233,7 +247,7 @@ def test_production_compose_keeps_the_database_internal(project):
 @pytest.mark.parametrize("answers", projects_where(pgbouncer=True))
 def test_pgbouncer_sits_between_web_and_postgresql(installed_projects, answers):
     project = installed_projects(answers)
-    for path in compose_files(project):
+    for path in stack_files(project):
         services = load_yaml(path)["services"]
         assert "@pgbouncer:5432/" in services["web"]["environment"]["DATABASE_URL"]
         assert services["pgbouncer"]["environment"]["POOL_MODE"] == "transaction"
@@ -292,7 +306,7 @@ def test_every_deploy_target_supplies_what_production_requires(project):
 
 def test_workers_run_the_web_image_with_another_command(project):
     background = project.answers["background_tasks"]
-    for path in compose_files(project):
+    for path in stack_files(project):
         services = load_yaml(path)["services"]
         roles = {"worker", "beat", "prune"} & services.keys()
         expected = {"django_tasks": {"worker"}, "celery": {"worker", "beat"}, "none": set()}

@@ -23,6 +23,11 @@ COMBINATIONS = [
 ]
 # A service with no background work at all.
 COMBINATIONS[-1]["background_tasks"] = "none"
+# Each observability choice alone, beside the default (prometheus) and all three further down.
+COMBINATIONS[1]["observability"] = ["sentry", "prometheus"]  # postgresql, memcached
+COMBINATIONS[4]["observability"] = ["opentelemetry"]  # mysql, redis
+COMBINATIONS[7]["observability"] = ["sentry"]  # mysql, none
+COMBINATIONS[8]["observability"] = ["opentelemetry", "prometheus"]  # sqlite, redis
 COMBINATIONS += [
     # Every other answer at a non-default value, with text that needs escaping everywhere.
     {
@@ -38,6 +43,7 @@ COMBINATIONS += [
         "asgi": True,
         "background_tasks": "celery",
         "task_broker": "redis",
+        "observability": ["sentry", "opentelemetry", "prometheus"],
     },
     # The delivery answers that change what is rendered: PgBouncer, Kubernetes, each CI.
     {
@@ -49,6 +55,7 @@ COMBINATIONS += [
         "ci": "gitlab",
         "background_tasks": "celery",
         "task_broker": "rabbitmq",
+        "observability": ["opentelemetry", "prometheus"],
     },
     {
         "project_name": "Plain Orders",
@@ -57,6 +64,7 @@ COMBINATIONS += [
         "kubernetes": True,
         "ci": "none",
         "asgi": True,
+        "observability": ["sentry", "opentelemetry"],
     },
 ]
 
@@ -78,6 +86,8 @@ def combination_id(answers):
         parts.append(answers["background_tasks"])
     if "task_broker" in answers:
         parts.append(answers["task_broker"])
+    if "observability" in answers:
+        parts.append("obs=" + "+".join(answers["observability"]))
     return "-".join(parts + ([f"ci={answers['ci']}"] if "ci" in answers else []))
 
 
@@ -95,6 +105,7 @@ DEFAULTS = {
     "pgbouncer": False,
     "asgi": False,
     "background_tasks": "django_tasks",
+    "observability": ["prometheus"],
 }
 
 

@@ -44,7 +44,7 @@ APPENDED = {
 }
 NEW_FILES = {"{slug}/core/pricing.py": '"""Pricing rules of the team."""\n\nVAT_RATE = 0.2\n'}
 # Questions added after a release: a project made before them keeps its behaviour on update.
-BEHAVIOUR_BEFORE = {"asgi": "false", "background_tasks": "none"}
+BEHAVIOUR_BEFORE = {"asgi": "false", "background_tasks": "none", "observability": "[]"}
 
 
 def releases():

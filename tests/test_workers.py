@@ -4,9 +4,11 @@ server. Tasks are queued through the project's own code (`manage.py send_notific
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -14,7 +16,7 @@ import yaml
 
 from .conftest import broker_url, free_port, require_program, wait_until_listening
 from .smtp_sink import SMTPSink
-from .test_projects import projects_where
+from .test_projects import DEFAULTS, projects_where
 
 # Django tasks on each database (the worker polls it, so each one's locking matters), and Celery
 # on each broker.
@@ -35,6 +37,7 @@ class Worker:
         # The virtualenv's own executable, so signals reach the worker, not a `uv run` wrapper.
         command = [str(project.path / ".venv" / "bin" / command[0]), *command[1:]]
         self.log_path = log_path
+        self.metrics_port = env["METRICS_PORT"]
         self.log = log_path.open("w")
         self.process = subprocess.Popen(
             command, cwd=project.path, env=env, stdout=self.log, stderr=subprocess.STDOUT
@@ -129,6 +132,34 @@ def test_a_queued_notification_is_sent_by_the_worker(worker_project, worker, smt
     assert sent["task_id"] == task_id
     assert len(smtp.messages) == 1
     assert "Subject: Test notification" in smtp.messages[0]
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        param
+        for param in with_worker_projects.args[1]
+        if "prometheus" in (DEFAULTS | param.values[0])["observability"]
+    ],
+)
+def test_the_worker_serves_its_task_metrics_on_its_own_port(worker_project, worker, smtp):
+    key = uuid.uuid4().hex
+    send_notification(worker_project, key)
+    worker.wait_for_log("Notification sent", idempotency_key=key)
+    succeeded = r'^django_tasks_finished_total\{[^}]*outcome="succeeded"[^}]*\} 1\.0$'
+    finished = re.compile(succeeded, re.MULTILINE)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        url = f"http://127.0.0.1:{worker.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            metrics = response.read().decode()
+        if finished.search(metrics):
+            break
+        time.sleep(0.5)
+
+    assert finished.search(metrics), metrics
+    assert re.search(r'^django_tasks_queued\{queue="default"\} 0\.0$', metrics, re.M), metrics
 
 
 @with_worker_projects
