@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import TEMPLATE_DIR, free_port, wrk  # noqa: E402
-from tests.smtp_sink import SMTPSink  # noqa: E402
+from bench.run import TEMPLATE_DIR, free_port, wrk
+from tests.smtp_sink import SMTPSink
 
 RUNNERS = {
     "django_tasks": ["-d", "background_tasks=django_tasks"],
@@ -56,7 +56,8 @@ print(json.dumps(latencies))
 
 def render(destination, answers):
     command = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet"]
-    command += ["-d", "project_name=Bench Service", *answers, str(TEMPLATE_DIR), str(destination)]
+    command += ["--vcs-ref=HEAD", "-d", "project_name=Bench Service", *answers]
+    command += [str(TEMPLATE_DIR), str(destination)]
     subprocess.run(command, check=True, capture_output=True)
     subprocess.run(["uv", "sync", "--quiet"], cwd=destination, env=base_env(), check=True)
 
@@ -97,14 +98,14 @@ def asgi_vs_wsgi(workdir, rounds, seconds):
                 subprocess.Popen(
                     command,
                     cwd=project,
-                    env=base_env(),
+                    env=base_env(METRICS_PORT=str(free_port())),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 ),
                 port,
             )
         time.sleep(5)
-        for mode, (_, port) in servers.items():
+        for _, port in servers.values():
             wrk(f"http://127.0.0.1:{port}/health/live/", 2, headers)  # warm up
         for _ in range(rounds):  # interleaved, so drift hits both alike
             for mode, (_, port) in servers.items():
@@ -136,7 +137,8 @@ def task_latency(workdir, tasks):
                 **({"CELERY_BROKER_URL": BROKERS[runner]} if runner in BROKERS else {}),
             )
             python = str(project / ".venv/bin/python")
-            subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=project, env=env, check=True)
+            migrate = [python, "manage.py", "migrate", "-v0"]
+            subprocess.run(migrate, cwd=project, env=env, check=True)
             if runner in BROKERS:
                 command = [str(project / ".venv/bin/celery"), "--app=config", "worker",
                            "--queues=default,critical", "--without-mingle", "--without-gossip",
@@ -155,7 +157,8 @@ def task_latency(workdir, tasks):
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(timeout=60)
             latencies = [seconds * 1000 for seconds in json.loads(output.stdout)]
-            print(f"(d) {runner}: enqueue -> complete median {statistics.median(latencies):.0f} ms, "
+            median = statistics.median(latencies)
+            print(f"(d) {runner}: enqueue -> complete median {median:.0f} ms, "
                   f"p95 {percentile(latencies, 0.95):.0f} ms over {tasks} tasks")
 
 

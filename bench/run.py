@@ -94,6 +94,7 @@ def main():
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
         "DATABASE_SSLMODE": "disable",
         "CACHE_URL": "redis://127.0.0.1:6379/0",
+        "METRICS_PORT": str(free_port()),
     }
     subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=env, check=True)
     subprocess.run(["uv", "run", "--frozen", "python", "manage.py", "collectstatic", "--noinput",

@@ -1,0 +1,104 @@
+"""Throughput cost of each observability choice, measured side by side in one run; prints ratios.
+
+(e) requests/s of two pages — the home page (a small template: the worst case, where the
+    instrumentation is most of the work) and the admin login page (a form, CSRF, a larger
+    template) — for the same project rendered
+    with observability [] (none), [prometheus] and [opentelemetry]: the same answers otherwise,
+    each under the same gunicorn config (2 sync workers, production settings), load from wrk,
+    rounds interleaved. OpenTelemetry runs twice: with its default sampler (1 request in 10) and
+    tracing every request; it exports over OTLP/HTTP to a receiver in this process, which only
+    keeps what arrives.
+
+Usage: uv run python bench/observability.py [--rounds N] [--seconds S]
+Needs wrk (Debian package) and uv; no other service.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.background import base_env, render
+from bench.run import free_port, wrk
+from tests.test_observability import OTLPReceiver
+
+# name: (observability answer, extra environment)
+CHOICES = {
+    "none": ("[]", {}),
+    "prometheus": ("[prometheus]", {}),
+    "opentelemetry": ("[opentelemetry]", {}),  # the default sampler: 1 request in 10
+    "opentelemetry, every request": ("[opentelemetry]", {"OTEL_TRACES_SAMPLER": "always_on"}),
+}
+ANSWERS = ["-d", "database=sqlite", "-d", "cache=none", "-d", "background_tasks=none"]
+HEADERS = {"Host": "bench-service.example.com", "X-Forwarded-Proto": "https"}
+PAGES = ["/", "/admin/login/"]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="foundry-bench-observability-"))
+    receiver = OTLPReceiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    servers = {}
+    rates = {(name, page): [] for name in CHOICES for page in PAGES}
+    try:
+        for name, (observability, extra) in CHOICES.items():
+            project = workdir / name.replace(", ", "-").replace(" ", "-")
+            render(project, [*ANSWERS, "-d", f"observability={observability}"])
+            env = base_env(
+                DATABASE_URL=f"sqlite:///{project / 'db.sqlite3'}",
+                METRICS_PORT=str(free_port()),
+                OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.port}",
+                **extra,
+            )
+            env.pop("CACHE_URL")
+            python = str(project / ".venv/bin/python")
+            manage = [python, "manage.py"]
+            subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=project, env=env,
+                           check=True)
+            port = free_port()
+            command = [str(project / ".venv/bin/gunicorn"), "--workers", "2"]
+            command += ["--bind", f"127.0.0.1:{port}"]
+            servers[name] = (
+                subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL),
+                port,
+            )
+        time.sleep(5)
+        for _, port in servers.values():
+            for page in PAGES:
+                wrk(f"http://127.0.0.1:{port}{page}", 2, HEADERS)  # warm up
+        for _ in range(args.rounds):  # interleaved, so drift hits all alike
+            for name, page in rates:
+                url = f"http://127.0.0.1:{servers[name][1]}{page}"
+                rates[name, page].append(wrk(url, args.seconds, HEADERS))
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait()
+        receiver.shutdown()
+    spans = len(receiver.spans())
+    print(f"(e) medians of {args.rounds} x {args.seconds}s, gunicorn 2 workers each, wrk -t2 -c16")
+    targets = {"prometheus": 0.15, "opentelemetry": 0.25, "opentelemetry, every request": 0.25}
+    for page in PAGES:
+        none = statistics.median(rates["none", page])
+        print(f"  {page}: none {none:.0f} req/s")
+        for name, target in targets.items():
+            rate = statistics.median(rates[name, page])
+            print(f"    {name}: {rate:.0f} req/s, ratio {rate / none:.2f}x, cost "
+                  f"{1 - rate / none:.0%} (target <= {target:.0%})")
+    print(f"    ({spans} spans reached the OTLP receiver)")
+
+
+if __name__ == "__main__":
+    main()
