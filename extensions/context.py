@@ -23,11 +23,30 @@ BACKGROUND_DEPENDENCIES = {
 BROKER_DEPENDENCIES = {"redis": ["redis>=5"], "rabbitmq": []}
 DEV_DEPENDENCIES = [
     "django-stubs[compatible-mypy]>=6.1",
+    "factory-boy>=3.3",
     "pytest>=9",
     "pytest-django>=4.11",
     "ruff>=0.15",
 ]
 BACKGROUND_DEV_DEPENDENCIES = {"celery": ["celery-types>=0.26"]}
+API_DEPENDENCIES = {
+    "drf": [
+        "django-cors-headers>=4.7",
+        "djangorestframework>=3.16",
+        "djangorestframework-simplejwt>=5.5",
+        "drf-spectacular>=0.28",
+        # Swagger UI served from the project's own static files: the CSP allows no CDN.
+        "drf-spectacular-sidecar>=2025.1",
+    ],
+    "ninja": ["django-cors-headers>=4.7", "django-ninja>=1.7", "django-ninja-jwt>=5.3"],
+    "none": [],
+}
+# Modules without type information, by API choice: mypy skips them.
+API_UNTYPED_MODULES = {
+    "drf": ["rest_framework.*", "rest_framework_simplejwt.*", "drf_spectacular.*"],
+    "ninja": ["ninja_jwt.*", "ninja_extra.*"],
+    "none": [],
+}
 ASGI_DEPENDENCIES = ["uvicorn-worker>=0.4", "uvicorn[standard]>=0.35"]
 # Observability: one list per choice, plus an OpenTelemetry instrumentation for each library the
 # project talks to.
@@ -144,8 +163,34 @@ def observability_variables(observability, slug):
     return variables
 
 
+def api_variables(api):
+    variables = [
+        (
+            "NUM_PROXIES",
+            "1",
+            "Proxies in front that append to X-Forwarded-For (client IPs for rate limits)",
+        ),
+        (
+            "LOGIN_RATE_LIMIT",
+            "5/min",
+            "Login attempts per client IP (admin included): n/s, n/min, n/hour or n/day",
+        ),
+    ]
+    if api != "none":
+        variables += [
+            ("API_THROTTLE_ANON", "60/min", "API requests per anonymous client IP"),
+            ("API_THROTTLE_USER", "600/min", "API requests per signed-in user"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "",
+                "Comma-separated origins whose browsers may call the API, e.g. https://app.example.com",
+            ),
+        ]
+    return variables
+
+
 def environment_variables(
-    database, cache, pgbouncer, background, broker, observability, required, examples
+    database, cache, pgbouncer, background, broker, extra, required, examples
 ):
     """Every variable the rendered project reads: (name, default, meaning).
 
@@ -229,7 +274,7 @@ def environment_variables(
             "Proxies trusted for X-Forwarded-* headers (* behind a cluster ingress)",
         ),
     ]
-    variables += observability
+    variables += extra
     return [
         {
             "name": name,
@@ -281,10 +326,13 @@ class DerivedContext(ContextHook):
             return  # still prompting: nothing to derive yet
         database, cache, slug = context["database"], context["cache"], context["project_slug"]
         background = context["background_tasks"]
+        # api is asked after the answers above: "none" until then.
+        api = context.get("api") or "none"
         if (
             database not in DATABASE_DEPENDENCIES
             or cache not in CACHE_DEPENDENCIES
             or background not in BACKGROUND_DEPENDENCIES
+            or api not in API_DEPENDENCIES
         ):
             return  # an invalid choice: Copier reports it with the allowed values
         cache_is_networked = cache in CACHE_URL_EXAMPLES
@@ -318,6 +366,7 @@ class DerivedContext(ContextHook):
             + BROKER_DEPENDENCIES.get(broker, [])
             + (ASGI_DEPENDENCIES if context.get("asgi") else [])
             + observability_dependencies(observability, instrumented, context.get("asgi"))
+            + API_DEPENDENCIES[api]
         )
         # What /health/ready/ checks, in the order it reports them.
         context["readiness_checks"] = [
@@ -331,6 +380,7 @@ class DerivedContext(ContextHook):
             *(["uvicorn_worker"] if context.get("asgi") else []),
             # metrics/cache.py subclasses django-redis's backend.
             *(["django_redis"] if cache == "redis" and "prometheus" in observability else []),
+            *API_UNTYPED_MODULES[api],
         ]
         context["dev_dependencies"] = sorted(
             DEV_DEPENDENCIES + BACKGROUND_DEV_DEPENDENCIES.get(background, [])
@@ -367,10 +417,14 @@ class DerivedContext(ContextHook):
             context["uses_pgbouncer"],
             background,
             broker,
-            observability_variables(observability, slug),
+            api_variables(api) + observability_variables(observability, slug),
             context["required_env"],
             examples,
         )
+        # Ninja's read endpoints are async only where that pays and is safe: under ASGI (under
+        # WSGI each async view would get an event loop of its own), and not with the database
+        # cache, which Ninja's throttles would query from the event loop.
+        context["async_api"] = api == "ninja" and bool(context.get("asgi")) and cache != "database"
         context["worker_command"] = WORKER_COMMANDS.get(background, [])
         context["beat_command"] = BEAT_COMMAND if background == "celery" else []
         context["python_target"] = "py" + context["python_version"].replace(".", "")
