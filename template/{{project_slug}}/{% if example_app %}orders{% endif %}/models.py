@@ -1,0 +1,83 @@
+"""An example domain: customers' orders and their line items, with an audit log.
+
+Models hold data and the queries that read it; the rules that change it live in services.py.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Prefetch
+
+
+class OrderQuerySet(models.QuerySet):
+    def for_customer(self, user):
+        return self.filter(customer=user)
+
+    def open(self):
+        return self.filter(status=Order.Status.OPEN)
+
+    def with_items(self):
+        """Everything a listing shows, in a fixed number of queries however many rows."""
+        return self.select_related("customer").prefetch_related(
+            Prefetch("items", queryset=LineItem.objects.order_by("pk"))
+        )
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        PLACED = "placed"
+        CANCELLED = "cancelled"
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(max_length=20, choices=Status, default=Status.OPEN)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+        indexes = (models.Index(fields=["customer", "-created_at"]),)
+
+    def __str__(self):
+        return f"Order {self.pk} ({self.status})"
+
+
+class LineItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    product = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+
+    def __str__(self):
+        return f"{self.quantity} x {self.product}"
+
+    @property
+    def amount(self):
+        return self.quantity * self.unit_price
+
+
+class AuditEntry(models.Model):
+    """Who changed what, and the values before and after. Written by services.py only."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=50)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="audit_entries")
+    before = models.JSONField(encoder=DjangoJSONEncoder, null=True)
+    after = models.JSONField(encoder=DjangoJSONEncoder, null=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ("at", "pk")
+        verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.action} on order {self.order_id} by {self.actor_id}"
