@@ -38,6 +38,10 @@ PROJECT_VARIABLES = (
     "PROMETHEUS_",
     "SENTRY_",
     "OTEL_",
+    "API_",
+    "CORS_",
+    "LOGIN_RATE_LIMIT",
+    "NUM_PROXIES",
     "VIRTUAL_ENV",
     "PYTEST_",
 )

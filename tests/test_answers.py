@@ -46,6 +46,7 @@ INVALID_ANSWERS = [
     ("background_tasks", "rq", "'rq' is not in ['django_tasks', 'celery', 'none']"),
     ("observability", "[datadog]", "'datadog' is not in ['sentry', 'opentelemetry', 'prometheus']"),
     ("observability", "sentry", "Not a YAML list: 'sentry'"),
+    ("api", "graphql", "'graphql' is not in ['drf', 'ninja', 'none']"),
 ]
 
 

@@ -28,6 +28,12 @@ COMBINATIONS[1]["observability"] = ["sentry", "prometheus"]  # postgresql, memca
 COMBINATIONS[4]["observability"] = ["opentelemetry"]  # mysql, redis
 COMBINATIONS[7]["observability"] = ["sentry"]  # mysql, none
 COMBINATIONS[8]["observability"] = ["opentelemetry", "prometheus"]  # sqlite, redis
+# Each API on each database; the example app and the custom user model left out once each.
+for index, api in [(1, "drf"), (5, "drf"), (9, "drf"), (2, "ninja"), (6, "ninja"), (10, "ninja")]:
+    COMBINATIONS[index]["api"] = api
+COMBINATIONS[3]["example_app"] = False  # postgresql, none
+COMBINATIONS[10]["custom_user_model"] = False  # sqlite, database, ninja
+COMBINATIONS[10]["asgi"] = True  # Ninja under ASGI with the database cache: sync reads
 COMBINATIONS += [
     # Every other answer at a non-default value, with text that needs escaping everywhere.
     {
@@ -44,6 +50,7 @@ COMBINATIONS += [
         "background_tasks": "celery",
         "task_broker": "redis",
         "observability": ["sentry", "opentelemetry", "prometheus"],
+        "api": "ninja",
     },
     # The delivery answers that change what is rendered: PgBouncer, Kubernetes, each CI.
     {
@@ -56,6 +63,7 @@ COMBINATIONS += [
         "background_tasks": "celery",
         "task_broker": "rabbitmq",
         "observability": ["opentelemetry", "prometheus"],
+        "api": "drf",
     },
     {
         "project_name": "Plain Orders",
@@ -88,6 +96,9 @@ def combination_id(answers):
         parts.append(answers["task_broker"])
     if "observability" in answers:
         parts.append("obs=" + "+".join(answers["observability"]))
+    if "api" in answers:
+        parts.append(f"api={answers['api']}")
+    parts += [f"no-{name}" for name in ("example_app", "custom_user_model") if name in answers]
     return "-".join(parts + ([f"ci={answers['ci']}"] if "ci" in answers else []))
 
 
@@ -106,6 +117,9 @@ DEFAULTS = {
     "asgi": False,
     "background_tasks": "django_tasks",
     "observability": ["prometheus"],
+    "api": "none",
+    "example_app": True,
+    "custom_user_model": True,
 }
 
 

@@ -44,7 +44,15 @@ APPENDED = {
 }
 NEW_FILES = {"{slug}/core/pricing.py": '"""Pricing rules of the team."""\n\nVAT_RATE = 0.2\n'}
 # Questions added after a release: a project made before them keeps its behaviour on update.
-BEHAVIOUR_BEFORE = {"asgi": "false", "background_tasks": "none", "observability": "[]"}
+BEHAVIOUR_BEFORE = {
+    "asgi": "false",
+    "background_tasks": "none",
+    "observability": "[]",
+    "api": "none",
+    "example_app": "false",
+    # A database that already references auth.User cannot switch to another user model.
+    "custom_user_model": "false",
+}
 
 
 def releases():
