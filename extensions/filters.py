@@ -112,6 +112,14 @@ def is_existing_project(copier_conf) -> bool:
     return (Path(copier_conf["dst_path"]) / copier_conf["answers_file"]).is_file()
 
 
+def python_string(text: str) -> str:
+    """A Python string literal of text, written as ruff format writes it: in double quotes unless
+    the text holds more double quotes than single ones."""
+    quote = "'" if text.count('"') > text.count("'") else '"'
+    escaped = text.replace("\\", "\\\\").replace(quote, "\\" + quote)
+    return quote + "".join(c if c.isprintable() else repr(c)[1:-1] for c in escaped) + quote
+
+
 class FoundryFilters(Extension):
     def __init__(self, environment):
         super().__init__(environment)
@@ -121,4 +129,5 @@ class FoundryFilters(Extension):
             hostname_error=hostname_error,
             email_error=email_error,
             is_existing_project=is_existing_project,
+            python_string=python_string,
         )
