@@ -164,29 +164,17 @@ def observability_variables(observability, slug):
 
 
 def api_variables(api):
-    variables = [
+    if api == "none":
+        return []
+    return [
+        ("API_THROTTLE_ANON", "60/min", "API requests per anonymous client IP"),
+        ("API_THROTTLE_USER", "600/min", "API requests per signed-in user"),
         (
-            "NUM_PROXIES",
-            "1",
-            "Proxies in front that append to X-Forwarded-For (client IPs for rate limits)",
-        ),
-        (
-            "LOGIN_RATE_LIMIT",
-            "5/min",
-            "Login attempts per client IP (admin included): n/s, n/min, n/hour or n/day",
+            "CORS_ALLOWED_ORIGINS",
+            "",
+            "Comma-separated origins whose browsers may call the API, e.g. https://app.example.com",
         ),
     ]
-    if api != "none":
-        variables += [
-            ("API_THROTTLE_ANON", "60/min", "API requests per anonymous client IP"),
-            ("API_THROTTLE_USER", "600/min", "API requests per signed-in user"),
-            (
-                "CORS_ALLOWED_ORIGINS",
-                "",
-                "Comma-separated origins whose browsers may call the API, e.g. https://app.example.com",
-            ),
-        ]
-    return variables
 
 
 def environment_variables(
@@ -215,6 +203,18 @@ def environment_variables(
             "Comma-separated origins allowed to POST, e.g. https://app.example.com",
         ),
         ("DJANGO_ADMIN_URL", "admin/", "URL prefix of the admin; change it in production"),
+        # Not at the end of the list: rows added there would touch the lines a team appends to
+        # the README's table, and conflict on update.
+        (
+            "LOGIN_RATE_LIMIT",
+            "5/min",
+            "Login attempts per client IP (admin included): n/s, n/min, n/hour or n/day",
+        ),
+        (
+            "NUM_PROXIES",
+            "1",
+            "Proxies in front that append to X-Forwarded-For (client IPs for rate limits)",
+        ),
         ("DJANGO_LOG_LEVEL", "INFO", "Root log level"),
         ("DJANGO_DEFAULT_FROM_EMAIL", "", "Sender of outgoing email (default: the author email)"),
         ("DATABASE_URL", "", "Database URL; development falls back to SQLite when unset"),
