@@ -25,7 +25,7 @@ def client_ip(request):
     X-Forwarded-For is a list the client may have started itself: only the entries our own
     proxies appended, counted from the end, can be trusted.
     """
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    forwarded = request.headers.get("x-forwarded-for")
     if forwarded and settings.NUM_PROXIES:
         addresses = [address.strip() for address in forwarded.split(",")]
         return addresses[-min(settings.NUM_PROXIES, len(addresses))]
