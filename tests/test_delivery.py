@@ -613,8 +613,8 @@ def test_pre_commit_config_is_valid_and_django_upgrade_changes_nothing(project):
 
 
 def count_users(project, env):
-    code = "import django; django.setup()\n"
-    code += "from django.contrib.auth.models import User; print(User.objects.count())"
+    code = "import django; django.setup()\nfrom django.contrib.auth import get_user_model\n"
+    code += "print(get_user_model().objects.count())"
     return int(project.uv("python", "-c", code, env=env).stdout.split()[-1])
 
 
@@ -644,8 +644,8 @@ def test_backup_and_restore_round_trip(installed_projects, answers, tmp_path):
     env = project.env(DJANGO_SETTINGS_MODULE="config.settings.development")
     recreate_database(project, env)
     project.manage("migrate", "--noinput", env=env)
-    code = "import django; django.setup()\nfrom django.contrib.auth.models import User\n"
-    code += "for name in ('ada', 'grace', 'linus'): User.objects.create_user(name)"
+    code = "import django; django.setup()\nfrom django.contrib.auth import get_user_model\n"
+    code += "for name in ('ada', 'grace', 'linus'): get_user_model().objects.create_user(name)"
     project.uv("python", "-c", code, env=env)
 
     backup = project.uv("python", "scripts/backup.py", "backup", tmp_path, env=env)
