@@ -20,7 +20,6 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 SCHEMA_PATHS = {"drf": "/api/schema/", "ninja": "/api/v1/openapi.json"}
 API_PROJECTS = [
     projects_where(api="drf", database="postgresql", asgi=False)[0],
-    projects_where(api="ninja", database="postgresql", asgi=False)[0],
     projects_where(api="ninja", asgi=True, cache="redis")[0],  # async reads
     projects_where(api="ninja", asgi=True, cache="database")[0],
 ]
