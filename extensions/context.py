@@ -48,6 +48,44 @@ API_UNTYPED_MODULES = {
     "none": [],
 }
 ASGI_DEPENDENCIES = ["uvicorn-worker>=0.4", "uvicorn[standard]>=0.35"]
+# Cloud: django-storages for media (and backups), the SDK of the cloud's secret manager.
+CLOUDS = ("aws", "gcp", "azure")
+CLOUD_DEPENDENCIES = {
+    # boto3 (S3 and Secrets Manager) comes with the s3 extra.
+    "aws": ["django-storages[s3]>=1.14.6"],
+    "gcp": ["django-storages[google]>=1.14.6", "google-cloud-secret-manager>=2.24"],
+    "azure": [
+        "azure-identity>=1.23",
+        "azure-keyvault-secrets>=4.10",
+        "django-storages[azure]>=1.14.6",
+    ],
+    "none": [],
+}
+CLOUD_UNTYPED_MODULES = {
+    "aws": ["storages.*", "boto3.*", "botocore.*"],
+    "gcp": ["storages.*"],
+    "azure": ["storages.*"],
+    "none": [],
+}
+STORAGE_BACKENDS = {
+    "aws": "storages.backends.s3.S3Storage",
+    "gcp": "storages.backends.gcloud.GoogleCloudStorage",
+    "azure": "storages.backends.azure_storage.AzureStorage",
+}
+CLOUD_LABELS = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Azure", "none": ""}
+# The secret manager each cloud's settings load from, and the variable that names the secret.
+SECRET_MANAGERS = {
+    "aws": ("AWS Secrets Manager", "AWS_SECRETS_MANAGER_SECRET_ID"),
+    "gcp": ("Google Secret Manager", "GCP_SECRET_MANAGER_SECRET"),
+    "azure": ("Azure Key Vault", "AZURE_KEY_VAULT_SECRET_ID"),
+}
+# The variables naming where media live: required in production.
+CLOUD_REQUIRED = {
+    "aws": ["AWS_STORAGE_BUCKET_NAME"],
+    "gcp": ["GS_BUCKET_NAME"],
+    "azure": ["AZURE_ACCOUNT_NAME", "AZURE_CONTAINER"],
+    "none": [],
+}
 # Observability: one list per choice, plus an OpenTelemetry instrumentation for each library the
 # project talks to.
 OBSERVABILITY = ("sentry", "opentelemetry", "prometheus")
@@ -161,6 +199,70 @@ def observability_variables(observability, slug):
             ("OTEL_SDK_DISABLED", "false", "true switches OpenTelemetry off, endpoint or not"),
         ]
     return variables
+
+
+def cloud_variables(cloud):
+    if cloud == "none":
+        return []
+    variables = {
+        "aws": [
+            ("AWS_REGION", "", "AWS region of the bucket and the secret, e.g. eu-west-1"),
+            (
+                "AWS_STORAGE_BUCKET_NAME",
+                "",
+                "S3 bucket of the media files; development keeps them on disk when unset",
+            ),
+            (
+                "AWS_S3_ENDPOINT_URL",
+                "",
+                "S3 endpoint other than AWS's, e.g. http://localhost:5000 (the compose emulator)",
+            ),
+            ("AWS_S3_CUSTOM_DOMAIN", "", "Domain (a CDN) serving the bucket: URLs are not signed"),
+        ],
+        "gcp": [
+            ("GS_PROJECT_ID", "", "Google Cloud project (default: the credentials' project)"),
+            (
+                "GS_BUCKET_NAME",
+                "",
+                "Bucket of the media files; development keeps them on disk when unset",
+            ),
+            ("GS_CUSTOM_ENDPOINT", "", "Domain (a CDN or load balancer) serving the bucket"),
+            (
+                "GS_IAM_SIGN_BLOB",
+                "true",
+                "Sign media URLs through IAM (no key file on Cloud Run); false with a key file",
+            ),
+        ],
+        "azure": [
+            ("AZURE_ACCOUNT_NAME", "", "Storage account of the media container"),
+            (
+                "AZURE_CONTAINER",
+                "",
+                "Blob container of the media files; development keeps them on disk when unset",
+            ),
+            (
+                "AZURE_CONNECTION_STRING",
+                "",
+                "Storage connection string instead of the managed identity (e.g. Azurite's)",
+            ),
+            ("AZURE_CUSTOM_DOMAIN", "", "Domain (a CDN) serving the container"),
+        ],
+    }[cloud]
+    label, secret_variable = SECRET_MANAGERS[cloud]
+    return [
+        *variables,
+        ("MEDIA_URL_EXPIRY", "3600", "Seconds a signed media URL stays valid"),
+        (
+            "BACKUP_BUCKET",
+            "",
+            f"{'Container' if cloud == 'azure' else 'Bucket'} backup.py uploads dumps to",
+        ),
+        (
+            secret_variable,
+            "",
+            f"{label} secret holding a JSON object of variables; production loads it",
+        ),
+    ]
 
 
 def api_variables(api):
@@ -328,11 +430,14 @@ class DerivedContext(ContextHook):
         background = context["background_tasks"]
         # api is asked after the answers above: "none" until then.
         api = context.get("api") or "none"
+        # cloud is asked last: "none" until then.
+        cloud = context.get("cloud") or "none"
         if (
             database not in DATABASE_DEPENDENCIES
             or cache not in CACHE_DEPENDENCIES
             or background not in BACKGROUND_DEPENDENCIES
             or api not in API_DEPENDENCIES
+            or cloud not in CLOUD_DEPENDENCIES
         ):
             return  # an invalid choice: Copier reports it with the allowed values
         cache_is_networked = cache in CACHE_URL_EXAMPLES
@@ -367,12 +472,14 @@ class DerivedContext(ContextHook):
             + (ASGI_DEPENDENCIES if context.get("asgi") else [])
             + observability_dependencies(observability, instrumented, context.get("asgi"))
             + API_DEPENDENCIES[api]
+            + CLOUD_DEPENDENCIES[cloud]
         )
         # What /health/ready/ checks, in the order it reports them.
         context["readiness_checks"] = [
             "database",
             *(["cache"] if cache != "none" else []),
             *(["broker"] if broker else []),
+            *(["storage"] if cloud != "none" else []),
         ]
         # Dependencies that ship no type information: mypy skips them.
         context["untyped_modules"] = [
@@ -381,6 +488,7 @@ class DerivedContext(ContextHook):
             # metrics/cache.py subclasses django-redis's backend.
             *(["django_redis"] if cache == "redis" and "prometheus" in observability else []),
             *API_UNTYPED_MODULES[api],
+            *CLOUD_UNTYPED_MODULES[cloud],
         ]
         context["dev_dependencies"] = sorted(
             DEV_DEPENDENCIES + BACKGROUND_DEV_DEPENDENCIES.get(background, [])
@@ -403,6 +511,7 @@ class DerivedContext(ContextHook):
             "DATABASE_URL",
             *(["CACHE_URL"] if cache_is_networked else []),
             *(["CELERY_BROKER_URL"] if broker else []),
+            *CLOUD_REQUIRED[cloud],
         ]
         context["database_url_example"] = DATABASE_URL_EXAMPLES[database].format(slug=slug)
         context["cache_url_example"] = CACHE_URL_EXAMPLES.get(cache, "")
@@ -417,7 +526,9 @@ class DerivedContext(ContextHook):
             context["uses_pgbouncer"],
             background,
             broker,
-            api_variables(api) + observability_variables(observability, slug),
+            api_variables(api)
+            + observability_variables(observability, slug)
+            + cloud_variables(cloud),
             context["required_env"],
             examples,
         )
@@ -429,3 +540,26 @@ class DerivedContext(ContextHook):
         context["beat_command"] = BEAT_COMMAND if background == "celery" else []
         context["python_target"] = "py" + context["python_version"].replace(".", "")
         context["image_name"] = slug.replace("_", "-")
+        context["cloud_label"] = CLOUD_LABELS[cloud]
+        context["storage_backend"] = STORAGE_BACKENDS.get(cloud, "")
+        # Where media and backups live, as the deploy manifests set it (examples to replace).
+        account = slug.replace("_", "")[:19]
+        context["cloud_settings"] = {
+            "aws": {
+                "AWS_REGION": "eu-west-1",
+                "AWS_STORAGE_BUCKET_NAME": f"{context['image_name']}-media",
+                "BACKUP_BUCKET": f"{context['image_name']}-backups",
+            },
+            "gcp": {
+                "GS_BUCKET_NAME": f"{context['image_name']}-media",
+                "BACKUP_BUCKET": f"{context['image_name']}-backups",
+            },
+            "azure": {
+                "AZURE_ACCOUNT_NAME": f"{account}media",
+                "AZURE_CONTAINER": "media",
+                "BACKUP_BUCKET": "backups",
+            },
+        }.get(cloud, {})
+        # The variable whose value moves media files off the local disk.
+        context["media_location_env"] = CLOUD_REQUIRED[cloud][-1:]
+        context["secret_manager"], context["secret_variable"] = SECRET_MANAGERS.get(cloud, ("", ""))

@@ -42,6 +42,13 @@ PROJECT_VARIABLES = (
     "CORS_",
     "LOGIN_RATE_LIMIT",
     "NUM_PROXIES",
+    "AWS_",
+    "GS_",
+    "GOOGLE_",
+    "AZURE_",
+    "STORAGE_EMULATOR_HOST",
+    "MEDIA_",
+    "BACKUP_",
     "VIRTUAL_ENV",
     "PYTEST_",
 )
@@ -156,9 +163,10 @@ def database_name(answers):
     return f"foundry_{digest[:12]}"
 
 
-def service_environment(answers, path, pgbouncer):
+def service_environment(answers, path, pgbouncer, emulator):
     """DATABASE_URL / CACHE_URL pointing the rendered project at the real service it chose
-    (through a real PgBouncer when it chose one: `pgbouncer()` gives its port)."""
+    (through a real PgBouncer when it chose one: `pgbouncer()` gives its port), and its cloud's
+    variables at a local emulator (`emulator(cloud)` gives its port)."""
     name = database_name(answers)
     env = {"DATABASE_URL": f"sqlite:///{path / 'foundry.sqlite3'}"}
     if answers.get("pgbouncer"):
@@ -180,7 +188,119 @@ def service_environment(answers, path, pgbouncer):
         env["CELERY_BROKER_URL"] = broker_url(answers, answers.get("task_broker", "redis"))
     # Where the worker beats: a project-specific file, as workers of several projects run at once.
     env["WORKER_HEARTBEAT_FILE"] = str(path / "worker-heartbeat")
+    cloud = answers.get("cloud", "none")
+    if cloud != "none":
+        env |= cloud_environment(cloud, emulator(cloud), name.replace("_", "-"))
     return env
+
+
+# Azurite's documented development account: the same for every Azurite, not a secret.
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def cloud_environment(cloud, port, buckets):
+    """A project's media and backup buckets (named after its database) in its cloud's emulator;
+    nothing that would reach the real cloud or a metadata server."""
+    endpoint = f"http://127.0.0.1:{port}"
+    if cloud == "aws":
+        return {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_S3_ENDPOINT_URL": endpoint,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+            "AWS_STORAGE_BUCKET_NAME": f"{buckets}-media",
+            "BACKUP_BUCKET": f"{buckets}-backups",
+        }
+    if cloud == "gcp":
+        return {
+            "STORAGE_EMULATOR_HOST": endpoint,
+            "GS_PROJECT_ID": "foundry-tests",
+            "GS_IAM_SIGN_BLOB": "false",
+            "NO_GCE_CHECK": "True",
+            "GS_BUCKET_NAME": f"{buckets}-media",
+            "BACKUP_BUCKET": f"{buckets}-backups",
+        }
+    return {
+        "AZURE_ACCOUNT_NAME": "devstoreaccount1",
+        "AZURE_CONNECTION_STRING": (
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+            f"AccountKey={AZURITE_KEY};BlobEndpoint={endpoint}/devstoreaccount1;"
+        ),
+        "AZURE_CONTAINER": f"{buckets}-media",
+        "BACKUP_BUCKET": f"{buckets}-backups",
+    }
+
+
+# Creates the buckets service_environment names, with the project's own cloud SDK.
+CREATE_BUCKETS = {
+    "aws": """
+import os, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_S3_ENDPOINT_URL"])
+for bucket in (os.environ["AWS_STORAGE_BUCKET_NAME"], os.environ["BACKUP_BUCKET"]):
+    s3.create_bucket(Bucket=bucket)
+""",
+    "gcp": """
+import os
+from google.cloud import storage
+client = storage.Client(project=os.environ["GS_PROJECT_ID"])
+for bucket in (os.environ["GS_BUCKET_NAME"], os.environ["BACKUP_BUCKET"]):
+    client.create_bucket(bucket)
+""",
+    "azure": """
+import os
+from azure.storage.blob import BlobServiceClient
+service = BlobServiceClient.from_connection_string(os.environ["AZURE_CONNECTION_STRING"])
+for container in (os.environ["AZURE_CONTAINER"], os.environ["BACKUP_BUCKET"]):
+    service.create_container(container)
+""",
+}
+EMULATOR_COMMANDS = {
+    # moto serves S3 and Secrets Manager on one port.
+    "aws": ["{tools}/moto_server", "-H", "127.0.0.1", "-p", "{port}"],
+    "gcp": ["{tools}/gcp-storage-emulator", "start", "-H", "127.0.0.1", "--port", "{port}", "-M"],
+    "azure": [
+        "azurite-blob",
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        "{port}",
+        "--inMemoryPersistence",
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """Each cloud's emulator, started on first use (moto and gcp-storage-emulator from PyPI,
+    Azurite from npm); `emulator(cloud)` gives its port."""
+    started = {}
+
+    def port(cloud):
+        if cloud not in started:
+            listen_port = free_port()
+            tools = Path(sys.executable).parent
+            command = [
+                part.format(tools=tools, port=listen_port) for part in EMULATOR_COMMANDS[cloud]
+            ]
+            if not Path(command[0]).is_absolute():
+                command[0] = require_program(command[0])
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            started[cloud] = (process, listen_port)
+            wait_until_listening(listen_port, process, command[0])
+        return started[cloud][1]
+
+    yield port
+    for process, _ in started.values():
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def broker_url(answers, broker, port=None):
@@ -302,7 +422,7 @@ def pgbouncer(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def installed_projects(template_renderer, pgbouncer):
+def installed_projects(template_renderer, pgbouncer, emulator):
     """Render, install and prepare each combination once per session (per xdist worker)."""
     cache = {}
 
@@ -315,13 +435,17 @@ def installed_projects(template_renderer, pgbouncer):
             for service in needed & SERVICES.keys():
                 require_service(service)
             project = render(template_renderer, answers)
-            project.service_env = service_environment(project.answers, project.path, pgbouncer)
+            project.service_env = service_environment(
+                project.answers, project.path, pgbouncer, emulator
+            )
             run(["uv", "sync"], project.path, clean_environment(), timeout=900)
             if project.answers["database"] in CREATE_DATABASE:
                 code = CREATE_DATABASE[project.answers["database"]].format(
                     name=database_name(project.answers)
                 )
                 project.uv("python", "-c", code)
+            if project.answers.get("cloud", "none") != "none":
+                project.uv("python", "-c", CREATE_BUCKETS[project.answers["cloud"]])
             cache[key] = project
         return cache[key]
 

@@ -34,6 +34,9 @@ for index, api in [(1, "drf"), (5, "drf"), (9, "drf"), (2, "ninja"), (6, "ninja"
 COMBINATIONS[3]["example_app"] = False  # postgresql, none
 COMBINATIONS[10]["custom_user_model"] = False  # sqlite, database, ninja
 COMBINATIONS[10]["asgi"] = True  # Ninja under ASGI with the database cache: sync reads
+# Each cloud, its storage and secret manager run against a local emulator (Azure further down).
+COMBINATIONS[1]["cloud"] = "aws"  # postgresql, memcached, drf, django_tasks
+COMBINATIONS[6]["cloud"] = "gcp"  # mysql, database, ninja, django_tasks
 COMBINATIONS += [
     # Every other answer at a non-default value, with text that needs escaping everywhere.
     {
@@ -51,6 +54,7 @@ COMBINATIONS += [
         "task_broker": "redis",
         "observability": ["sentry", "opentelemetry", "prometheus"],
         "api": "ninja",
+        "cloud": "azure",
     },
     # The delivery answers that change what is rendered: PgBouncer, Kubernetes, each CI.
     {
@@ -98,6 +102,8 @@ def combination_id(answers):
         parts.append("obs=" + "+".join(answers["observability"]))
     if "api" in answers:
         parts.append(f"api={answers['api']}")
+    if "cloud" in answers:
+        parts.append(f"cloud={answers['cloud']}")
     parts += [f"no-{name}" for name in ("example_app", "custom_user_model") if name in answers]
     return "-".join(parts + ([f"ci={answers['ci']}"] if "ci" in answers else []))
 
@@ -120,6 +126,7 @@ DEFAULTS = {
     "api": "none",
     "example_app": True,
     "custom_user_model": True,
+    "cloud": "none",
 }
 
 

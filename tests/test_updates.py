@@ -130,7 +130,7 @@ def run_project_tests(project, answers):
     """The project's own suite, on the real services it chose."""
     for service in {answers["database"], answers["cache"]} & SERVICES.keys():
         require_service(service)
-    env = clean_environment(**service_environment(answers, project, pgbouncer=None))
+    env = clean_environment(**service_environment(answers, project, pgbouncer=None, emulator=None))
     run(["uv", "sync"], project, clean_environment(), timeout=900)
     if answers["database"] in CREATE_DATABASE:
         code = CREATE_DATABASE[answers["database"]].format(name=database_name(answers))
