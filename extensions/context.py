@@ -72,6 +72,40 @@ STORAGE_BACKENDS = {
     "gcp": "storages.backends.gcloud.GoogleCloudStorage",
     "azure": "storages.backends.azure_storage.AzureStorage",
 }
+# What the deploy job reads from the GitHub environment's variables (never secrets: it signs in
+# with GitHub's OIDC token), for scripts/deploy.sh and the ${...} in deploy/<cloud>/.
+DEPLOY_VARIABLES = {
+    "aws": {
+        "AWS_ACCOUNT_ID": "Account the service runs in",
+        "AWS_REGION": "Region of the cluster, the registry and the secret",
+        "AWS_DEPLOY_ROLE_ARN": "IAM role the deploy job assumes with GitHub's OIDC token",
+        "ECS_CLUSTER": "ECS cluster of the services",
+        "ECS_SUBNET_A": "Private subnet of the tasks (first availability zone)",
+        "ECS_SUBNET_B": "Private subnet of the tasks (second availability zone)",
+        "ECS_SECURITY_GROUP_ID": "Security group of the tasks",
+        "ECS_TARGET_GROUP_ARN": "Load balancer target group of the web tier",
+    },
+    "gcp": {
+        "GCP_PROJECT": "Project the service runs in",
+        "GCP_REGION": "Region of Cloud Run and Artifact Registry",
+        "GCP_WORKLOAD_IDENTITY_PROVIDER": (
+            "projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>"
+        ),
+        "GCP_DEPLOY_SERVICE_ACCOUNT": "Service account the deploy job impersonates",
+    },
+    "azure": {
+        "AZURE_DEPLOY_CLIENT_ID": "App registration GitHub's OIDC token signs in as",
+        "AZURE_TENANT_ID": "Microsoft Entra tenant",
+        "AZURE_SUBSCRIPTION_ID": "Subscription of the resource group",
+        "AZURE_RESOURCE_GROUP": "Resource group of the container apps",
+        "AZURE_LOCATION": "Region of the container apps, e.g. westeurope",
+        "AZURE_REGISTRY": "Container registry name (<name>.azurecr.io)",
+        "AZURE_CONTAINERAPPS_ENVIRONMENT_ID": "Resource ID of the Container Apps environment",
+        "AZURE_IDENTITY_ID": "Resource ID of the apps' user-assigned managed identity",
+        "AZURE_IDENTITY_CLIENT_ID": "Client ID of that identity",
+        "AZURE_KEY_VAULT": "Key Vault name holding the secrets",
+    },
+}
 CLOUD_LABELS = {"aws": "AWS", "gcp": "Google Cloud", "azure": "Azure", "none": ""}
 # The secret manager each cloud's settings load from, and the variable that names the secret.
 SECRET_MANAGERS = {
@@ -218,6 +252,8 @@ def cloud_variables(cloud):
                 "S3 endpoint other than AWS's, e.g. http://localhost:5000 (the compose emulator)",
             ),
             ("AWS_S3_CUSTOM_DOMAIN", "", "Domain (a CDN) serving the bucket: URLs are not signed"),
+            ("AWS_ACCESS_KEY_ID", "", "Key for development against real AWS (compose: emulator)"),
+            ("AWS_SECRET_ACCESS_KEY", "", "Its secret; in the cloud the task role signs in"),
         ],
         "gcp": [
             ("GS_PROJECT_ID", "", "Google Cloud project (default: the credentials' project)"),
@@ -246,6 +282,11 @@ def cloud_variables(cloud):
                 "Storage connection string instead of the managed identity (e.g. Azurite's)",
             ),
             ("AZURE_CUSTOM_DOMAIN", "", "Domain (a CDN) serving the container"),
+            (
+                "AZURE_CLIENT_ID",
+                "",
+                "Client ID of the user-assigned managed identity the app signs in with",
+            ),
         ],
     }[cloud]
     label, secret_variable = SECRET_MANAGERS[cloud]
@@ -542,11 +583,18 @@ class DerivedContext(ContextHook):
         context["image_name"] = slug.replace("_", "-")
         context["cloud_label"] = CLOUD_LABELS[cloud]
         context["storage_backend"] = STORAGE_BACKENDS.get(cloud, "")
+        context["deploy_variables"] = DEPLOY_VARIABLES.get(cloud, {})
+        context["cloud_cli"] = {"aws": "aws", "gcp": "gcloud", "azure": "az"}.get(cloud, "")
+        context["registry_label"] = {
+            "aws": "Amazon ECR",
+            "gcp": "Artifact Registry",
+            "azure": "Azure Container Registry",
+        }.get(cloud, "")
         # Where media and backups live, as the deploy manifests set it (examples to replace).
         account = slug.replace("_", "")[:19]
         context["cloud_settings"] = {
+            # ECS sets AWS_REGION in every container itself.
             "aws": {
-                "AWS_REGION": "eu-west-1",
                 "AWS_STORAGE_BUCKET_NAME": f"{context['image_name']}-media",
                 "BACKUP_BUCKET": f"{context['image_name']}-backups",
             },
@@ -560,6 +608,23 @@ class DerivedContext(ContextHook):
                 "BACKUP_BUCKET": "backups",
             },
         }.get(cloud, {})
+        # What every cloud deploy target gives the app: these settings, and the rest of what
+        # production requires from the cloud's secret store.
+        context["deploy_environment"] = {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_ALLOWED_HOSTS": context.get("domain_name", ""),
+            # The cloud's load balancer is the only client; trust its X-Forwarded-* headers.
+            "FORWARDED_ALLOW_IPS": "*",
+            **context["cloud_settings"],
+        }
+        context["deploy_secrets"] = [
+            name for name in context["required_env"] if name not in context["deploy_environment"]
+        ]
+        # The processes of a deployment besides the web server: (role, command).
+        context["process_roles"] = [
+            *([("worker", WORKER_COMMANDS[background])] if background in WORKER_COMMANDS else []),
+            *([("beat", BEAT_COMMAND)] if background == "celery" else []),
+        ]
         # The variable whose value moves media files off the local disk.
         context["media_location_env"] = CLOUD_REQUIRED[cloud][-1:]
         context["secret_manager"], context["secret_variable"] = SECRET_MANAGERS.get(cloud, ("", ""))

@@ -235,29 +235,6 @@ def cloud_environment(cloud, port, buckets):
     }
 
 
-# Creates the buckets service_environment names, with the project's own cloud SDK.
-CREATE_BUCKETS = {
-    "aws": """
-import os, boto3
-s3 = boto3.client("s3", endpoint_url=os.environ["AWS_S3_ENDPOINT_URL"])
-for bucket in (os.environ["AWS_STORAGE_BUCKET_NAME"], os.environ["BACKUP_BUCKET"]):
-    s3.create_bucket(Bucket=bucket)
-""",
-    "gcp": """
-import os
-from google.cloud import storage
-client = storage.Client(project=os.environ["GS_PROJECT_ID"])
-for bucket in (os.environ["GS_BUCKET_NAME"], os.environ["BACKUP_BUCKET"]):
-    client.create_bucket(bucket)
-""",
-    "azure": """
-import os
-from azure.storage.blob import BlobServiceClient
-service = BlobServiceClient.from_connection_string(os.environ["AZURE_CONNECTION_STRING"])
-for container in (os.environ["AZURE_CONTAINER"], os.environ["BACKUP_BUCKET"]):
-    service.create_container(container)
-""",
-}
 EMULATOR_COMMANDS = {
     # moto serves S3 and Secrets Manager on one port.
     "aws": ["{tools}/moto_server", "-H", "127.0.0.1", "-p", "{port}"],
@@ -445,7 +422,7 @@ def installed_projects(template_renderer, pgbouncer, emulator):
                 )
                 project.uv("python", "-c", code)
             if project.answers.get("cloud", "none") != "none":
-                project.uv("python", "-c", CREATE_BUCKETS[project.answers["cloud"]])
+                project.uv("python", "scripts/create_buckets.py")
             cache[key] = project
         return cache[key]
 

@@ -291,7 +291,48 @@ def deploy_targets(project):
                 }
                 assert len(references) == 2, manifest
                 targets[f"k8s/{manifest}"] = names | supplied
-    return targets
+    return targets | cloud_targets(project)
+
+
+PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+
+
+def load_manifest(path):
+    """A cloud manifest with its ${...} filled in, as scripts/deploy.sh's envsubst does."""
+    text = PLACEHOLDER.sub(lambda match: f"example-{match.group(1).lower()}", path.read_text())
+    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+
+
+def cloud_containers(project):
+    """Each container of the cloud manifests, by target (manifest:role)."""
+    deploy = project.path / "deploy"
+    containers = {}
+    if (deploy / "aws").is_dir():
+        for role, task in load_manifest(deploy / "aws/task-definitions.json").items():
+            containers[f"aws/task-definitions.json:{role}"] = task["containerDefinitions"][0]
+    if (deploy / "gcp").is_dir():
+        service = load_manifest(deploy / "gcp/service.yaml")["spec"]["template"]["spec"]
+        containers["gcp/service.yaml:web"] = service["containers"][0]
+        job = load_manifest(deploy / "gcp/migrate-job.yaml")["spec"]["template"]["spec"]
+        containers["gcp/migrate-job.yaml:migrate"] = job["template"]["spec"]["containers"][0]
+        pools = deploy / "gcp/worker-pools.yaml"
+        for role, pool in (load_manifest(pools) if pools.is_file() else {}).items():
+            pod = pool["spec"]["template"]["spec"]
+            containers[f"gcp/worker-pools.yaml:{role}"] = pod["containers"][0]
+    if (deploy / "azure").is_dir():
+        for role, app in load_manifest(deploy / "azure/container-apps.yaml").items():
+            app_containers = app["properties"]["template"]["containers"]
+            containers[f"azure/container-apps.yaml:{role}"] = app_containers[0]
+    return containers
+
+
+def cloud_targets(project):
+    """Each cloud deploy target and the variable names it supplies to the app."""
+    return {
+        target: {e["name"] for e in container.get("env", container.get("environment", []))}
+        | {e["name"] for e in container.get("secrets", [])}
+        for target, container in cloud_containers(project).items()
+    }
 
 
 def test_every_deploy_target_supplies_what_production_requires(project):
