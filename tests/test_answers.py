@@ -47,6 +47,7 @@ INVALID_ANSWERS = [
     ("observability", "[datadog]", "'datadog' is not in ['sentry', 'opentelemetry', 'prometheus']"),
     ("observability", "sentry", "Not a YAML list: 'sentry'"),
     ("api", "graphql", "'graphql' is not in ['drf', 'ninja', 'none']"),
+    ("cloud", "heroku", "'heroku' is not in ['none', 'aws', 'gcp', 'azure']"),
 ]
 
 
