@@ -106,6 +106,8 @@ def test_ready_answers_200_when_every_service_answers(server, project):
     expected = ["database", "cache"]
     if project.answers["background_tasks"] == "celery":
         expected.append("broker")
+    if project.answers.get("cloud", "none") != "none":
+        expected.append("storage")  # the cloud's emulator
     assert {name: check["status"] for name, check in checks.items()} == dict.fromkeys(
         expected, "ok"
     )
