@@ -23,7 +23,6 @@ AWS = projects_where(cloud="aws")
 GCP = projects_where(cloud="gcp")
 AZURE = projects_where(cloud="azure")
 CLOUDS = AWS + GCP + AZURE
-load = load_manifest
 
 
 def roles(project):
@@ -78,7 +77,7 @@ def test_ecs_task_definitions_are_valid_register_task_definition_inputs(
     installed_projects, answers
 ):
     project = installed_projects(answers)
-    definitions = load(project.path / "deploy/aws/task-definitions.json")
+    definitions = load_manifest(project.path / "deploy/aws/task-definitions.json")
 
     assert sorted(definitions) == sorted(["web", *roles(project)])
     for definition in definitions.values():
@@ -88,8 +87,8 @@ def test_ecs_task_definitions_are_valid_register_task_definition_inputs(
 @pytest.mark.parametrize("answers", AWS)
 def test_ecs_services_are_valid_create_service_inputs(installed_projects, answers):
     project = installed_projects(answers)
-    services = load(project.path / "deploy/aws/services.json")
-    definitions = load(project.path / "deploy/aws/task-definitions.json")
+    services = load_manifest(project.path / "deploy/aws/services.json")
+    definitions = load_manifest(project.path / "deploy/aws/task-definitions.json")
 
     assert services.keys() == definitions.keys()
     for role, service in services.items():
@@ -109,7 +108,7 @@ def test_ecs_web_container_is_health_checked_hardened_and_logs_to_cloudwatch(
     installed_projects, answers
 ):
     project = installed_projects(answers)
-    definitions = load(project.path / "deploy/aws/task-definitions.json")
+    definitions = load_manifest(project.path / "deploy/aws/task-definitions.json")
     web = definitions["web"]["containerDefinitions"][0]
     healthcheck = (project.path / "scripts/healthcheck.py").read_text()
 
@@ -127,7 +126,7 @@ def test_ecs_web_container_is_health_checked_hardened_and_logs_to_cloudwatch(
 @pytest.mark.parametrize("answers", AWS)
 def test_ecs_secrets_are_keys_of_the_services_secrets_manager_secret(installed_projects, answers):
     project = installed_projects(answers)
-    definitions = load(project.path / "deploy/aws/task-definitions.json")
+    definitions = load_manifest(project.path / "deploy/aws/task-definitions.json")
 
     for definition in definitions.values():
         for secret in definition["containerDefinitions"][0]["secrets"]:
@@ -146,7 +145,7 @@ def test_ecs_secrets_are_keys_of_the_services_secrets_manager_secret(installed_p
 def cloud_run_containers(project):
     """The container of each Cloud Run resource, by role (web, migrate, the worker pools)."""
     pools = project.path / "deploy/gcp/worker-pools.yaml"
-    for pool in (load(pools) if pools.is_file() else {}).values():
+    for pool in (load_manifest(pools) if pools.is_file() else {}).values():
         assert (pool["apiVersion"], pool["kind"]) == ("run.googleapis.com/v1", "WorkerPool")
     return {
         target.split(":")[1]: container for target, container in cloud_containers(project).items()
@@ -156,7 +155,7 @@ def cloud_run_containers(project):
 @pytest.mark.parametrize("answers", GCP)
 def test_cloud_run_service_has_what_cloud_run_requires(installed_projects, answers):
     project = installed_projects(answers)
-    service = load(project.path / "deploy/gcp/service.yaml")
+    service = load_manifest(project.path / "deploy/gcp/service.yaml")
     spec = service["spec"]["template"]["spec"]
     container = spec["containers"][0]
 
@@ -196,7 +195,7 @@ def test_cloud_run_runs_every_role_and_migrates_first(installed_projects, answer
 
 
 def container_apps(project):
-    return load(project.path / "deploy/azure/container-apps.yaml")
+    return load_manifest(project.path / "deploy/azure/container-apps.yaml")
 
 
 @pytest.mark.parametrize("answers", AZURE)
