@@ -16,7 +16,7 @@ from botocore.validate import ParamValidator
 
 from extensions.context import DEPLOY_VARIABLES
 
-from .test_delivery import PLACEHOLDER, cloud_containers, load_manifest, tool
+from .test_delivery import PLACEHOLDER, cloud_containers, load_manifest, resolved_views, tool
 from .test_projects import projects_where
 
 AWS = projects_where(cloud="aws")
@@ -28,15 +28,6 @@ CLOUDS = AWS + GCP + AZURE
 def roles(project):
     background = project.answers.get("background_tasks", "django_tasks")
     return {"django_tasks": ["worker"], "celery": ["worker", "beat"], "none": []}[background]
-
-
-def resolved_views(project, paths):
-    code = "import django; django.setup()\nfrom django.urls import resolve\n"
-    code += "".join(f"print(resolve({path!r}).view_name)\n" for path in paths)
-    result = project.uv(
-        "python", "-c", code, env=project.env(DJANGO_SETTINGS_MODULE="config.settings.test")
-    )
-    return result.stdout.split()
 
 
 def ecs_validate(operation, params):

@@ -483,6 +483,16 @@ def test_kubernetes_manifests_validate_strictly(installed_projects, answers):
     assert "secret.example.yaml" not in listed
 
 
+def resolved_views(project, paths):
+    """The view names the project's URLconf resolves the paths to."""
+    code = "import django; django.setup()\nfrom django.urls import resolve\n"
+    code += "".join(f"print(resolve({path!r}).view_name)\n" for path in paths)
+    result = project.uv(
+        "python", "-c", code, env=project.env(DJANGO_SETTINGS_MODULE="config.settings.test")
+    )
+    return result.stdout.split()
+
+
 @pytest.mark.parametrize("answers", projects_where(kubernetes=True))
 def test_kubernetes_probes_call_routes_that_exist(installed_projects, answers):
     project = installed_projects(answers)
@@ -493,13 +503,7 @@ def test_kubernetes_probes_call_routes_that_exist(installed_projects, answers):
         for probe in ("startupProbe", "livenessProbe", "readinessProbe")
     ]
 
-    code = "import django; django.setup()\nfrom django.urls import resolve\n"
-    code += "".join(f"print(resolve({path!r}).view_name)\n" for path in paths)
-    result = project.uv(
-        "python", "-c", code, env=project.env(DJANGO_SETTINGS_MODULE="config.settings.test")
-    )
-
-    assert result.stdout.split() == ["health:live", "health:live", "health:ready"]
+    assert resolved_views(project, paths) == ["health:live", "health:live", "health:ready"]
 
 
 @pytest.mark.parametrize("answers", projects_where(kubernetes=True))
