@@ -518,6 +518,7 @@ class DerivedContext(ContextHook):
         # What /health/ready/ checks, in the order it reports them.
         context["readiness_checks"] = [
             "database",
+            "static",
             *(["cache"] if cache != "none" else []),
             *(["broker"] if broker else []),
             *(["storage"] if cloud != "none" else []),
@@ -556,10 +557,11 @@ class DerivedContext(ContextHook):
         ]
         context["database_url_example"] = DATABASE_URL_EXAMPLES[database].format(slug=slug)
         context["cache_url_example"] = CACHE_URL_EXAMPLES.get(cache, "")
+        context["broker_url_example"] = BROKER_URL_EXAMPLES.get(broker, "")
         examples = {
             "DATABASE_URL": context["database_url_example"],
             "CACHE_URL": context["cache_url_example"],
-            "CELERY_BROKER_URL": BROKER_URL_EXAMPLES.get(broker, ""),
+            "CELERY_BROKER_URL": context["broker_url_example"],
         }
         context["environment_variables"] = environment_variables(
             database,
