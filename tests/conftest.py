@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -145,6 +146,11 @@ class Project:
 
     def manage(self, *args, env=None, check=True):
         return self.uv("python", "manage.py", *args, env=env, check=check)
+
+    def readme_commands(self, heading):
+        """The lines of the first shell block under a heading of the project's README."""
+        text = (self.path / "README.md").read_text().split(f"\n## {heading}\n", 1)[1]
+        return re.search(r"```sh\n(.*?)```", text, flags=re.DOTALL).group(1).splitlines()
 
     def production_env(self, **extra):
         defaults = {

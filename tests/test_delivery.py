@@ -131,6 +131,15 @@ def test_final_stage_installs_no_compiler_or_headers(project):
     assert not re.search(r"\b(gcc|g\+\+|clang|build-essential|[\w.+-]+-dev)\b", final_runs)
 
 
+def test_build_mounts_have_absolute_targets(project):
+    """buildah and podman before 1.29 (Debian 12's) refuse a relative mount target."""
+    dockerfile = (project.path / "Dockerfile").read_text()
+    targets = re.findall(r"--mount=\S*?target=([^,\s]+)", dockerfile)
+
+    assert targets
+    assert all(target.startswith("/") for target in targets), targets
+
+
 def test_base_images_are_tagged(project):
     parser = DockerfileParser(str(project.path / "Dockerfile"))
     images = [i["value"].split()[0] for i in parser.structure if i["instruction"] == "FROM"]
@@ -609,7 +618,10 @@ def ci_make_targets(project):
     paths = [*project.path.glob(".github/workflows/*.yml"), project.path / ".gitlab-ci.yml"]
     text = "".join(path.read_text() for path in paths if path.exists())
     # Lines that install the make program are not make commands.
-    commands = "\n".join(line for line in text.splitlines() if "apt-get install" not in line)
+    installs = ("apt-get install", "apk add")
+    commands = "\n".join(
+        line for line in text.splitlines() if not any(verb in line for verb in installs)
+    )
     return set(re.findall(r"\bmake (?:--[a-z-]+ )*([a-z][a-z-]*)", commands))
 
 

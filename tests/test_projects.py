@@ -1,7 +1,9 @@
 """Every combination of answers renders a project that lints clean and passes its own tests
 against the real services it chose."""
 
+import os
 import re
+import signal
 import subprocess
 import urllib.request
 
@@ -10,7 +12,7 @@ import yaml
 
 from extensions.context import DerivedContext
 
-from .conftest import TEMPLATE_DIR, free_port, wait_until_listening
+from .conftest import TEMPLATE_DIR, clean_environment, free_port, run, wait_until_listening
 
 COPIER_YML = TEMPLATE_DIR / "copier.yml"
 
@@ -62,6 +64,7 @@ COMBINATIONS += [
         "database": "postgresql",
         "cache": "redis",
         "pgbouncer": True,
+        "asgi": True,  # with Celery and DRF: one of the images test_image.py builds
         "kubernetes": True,
         "ci": "gitlab",
         "background_tasks": "celery",
@@ -198,6 +201,7 @@ MAKE_TARGETS_TESTED = {
     "test",
     "migrations",
     "check-deploy",
+    "image-smoke",  # in test_image.py, with podman
     "template-check",  # these two in test_updates.py
     "template-update",
 }
@@ -232,33 +236,60 @@ def test_migrations_match_the_models(project):
     project.make("migrations")
 
 
-def test_first_run_needs_no_services(project, tmp_path):
-    """Right after copy: migrate && runserver, with no DATABASE_URL or CACHE_URL at all."""
-    env = project.env()
-    for name in ("DATABASE_URL", "CACHE_URL"):
-        env.pop(name, None)
-    migrate = project.manage("migrate", env=env)
-    assert "DATABASE_URL is not set, using SQLite" in migrate.stderr
+def newcomer_environment():
+    """What a newcomer has right after `copier copy`: no DATABASE_URL, CACHE_URL,
+    CELERY_BROKER_URL, DJANGO_SETTINGS_MODULE or cloud variable; only the project's .env."""
+    return clean_environment()
+
+
+@pytest.fixture
+def newcomer_database(project):
+    """The SQLite file the development fallback creates in the project: gone afterwards."""
+    yield project.path / "db.sqlite3"
+    (project.path / "db.sqlite3").unlink(missing_ok=True)
+
+
+def test_readme_run_commands_work_with_no_services(project, newcomer_database):
+    """The README's "Run it" line as written (the test picks runserver's port), then probes."""
+    [command] = project.readme_commands("Run it")
+    assert command.endswith("manage.py runserver")
+    env = newcomer_environment()
+    check = project.uv("python", "manage.py", "check", env=env)
+    assert "System check identified no issues" in check.stdout
 
     port = free_port()
-    command = ["uv", "run", "--frozen", "python", "manage.py", "runserver", "--noreload", str(port)]
     server = subprocess.Popen(
-        command,
+        ["bash", "-c", f"{command} --noreload 127.0.0.1:{port}"],
         cwd=project.path,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # one process group: uv, manage.py and runserver stop together
     )
     try:
-        wait_until_listening(port, server, "runserver")
+        wait_until_listening(port, server, "migrate && runserver", timeout=120)
         home = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
         ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready/", timeout=10)
         assert home.status == 200
         assert ready.status == 200
+        assert newcomer_database.is_file()  # migrate ran on the fallback SQLite database
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-        (project.path / "db.sqlite3").unlink(missing_ok=True)
+
+
+def test_readme_test_command_passes_with_no_services(project, newcomer_database):
+    """The README's "Test it" command as written: green, and every skip says why."""
+    [command] = project.readme_commands("Test it")
+    assert command == "uv run pytest"
+
+    result = run(["bash", "-c", command], project.path, newcomer_environment(), check=False)
+
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "error" not in summary, summary
+    skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert all(re.match(r"SKIPPED \[\d+\] \S+:\d+: \S", line) for line in skips), skips
 
 
 def test_a_projects_tests_share_the_worker_that_installed_it(request, project):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from .conftest import free_port, wait_until_listening
+from .conftest import free_port, run, wait_until_listening
 from .test_projects import PROJECTS, SMOKE_ANSWERS, projects_where
 
 WSGI_AND_ASGI = [
@@ -23,10 +23,14 @@ class Server:
         self.port = free_port()
         self.log_path = log_path
         self.log = log_path.open("w")
-        command = ["uv", "run", "--frozen", "gunicorn", "--workers", "2"]
-        command += ["--bind", f"127.0.0.1:{self.port}"]
+        # The README's command; gunicorn.conf.py binds PORT.
+        env = env | {"PORT": str(self.port), "GUNICORN_WORKERS": "2"}
         self.process = subprocess.Popen(
-            command, cwd=project.path, env=env, stdout=self.log, stderr=subprocess.STDOUT
+            ["uv", "run", "gunicorn"],
+            cwd=project.path,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         wait_until_listening(self.port, self.process, f"gunicorn (log: {log_path})")
 
@@ -66,10 +70,12 @@ class Server:
 
 @pytest.fixture(scope="module", params=WSGI_AND_ASGI)
 def project(request, installed_projects):
+    """Prepared as the README's Production section says: every line before `uv run gunicorn`."""
     project = installed_projects(request.param)
+    *preparation, serve = project.readme_commands("Production")
+    assert serve == "uv run gunicorn"
     env = project.production_env(DATABASE_SSLMODE="disable")
-    project.manage("migrate", "--noinput", env=env)
-    project.manage("collectstatic", "--noinput", env=env)
+    run(["bash", "-ec", "\n".join(preparation)], project.path, env)
     return project
 
 
@@ -103,7 +109,7 @@ def test_ready_answers_200_when_every_service_answers(server, project):
 
     assert response.status == 200, body
     checks = json.loads(body)["checks"]
-    expected = ["database", "cache"]
+    expected = ["database", "static", "cache"]
     if project.answers["background_tasks"] == "celery":
         expected.append("broker")
     if project.answers.get("cloud", "none") != "none":
