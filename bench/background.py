@@ -68,15 +68,19 @@ def base_env(**extra):
         for k, v in os.environ.items()
         if not k.startswith(("DJANGO_", "VIRTUAL_ENV", "CELERY_", "DATABASE_", "CACHE_"))
     }
-    return env | {
-        "UV_PYTHON_DOWNLOADS": "never",
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": "bench-" + "k" * 60,
-        "DJANGO_ALLOWED_HOSTS": "bench-service.example.com",
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/foundry_bench",
-        "DATABASE_SSLMODE": "disable",
-        "CACHE_URL": "redis://127.0.0.1:6379/13",
-    } | extra
+    return (
+        env
+        | {
+            "UV_PYTHON_DOWNLOADS": "never",
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": "bench-" + "k" * 60,
+            "DJANGO_ALLOWED_HOSTS": "bench-service.example.com",
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/foundry_bench",
+            "DATABASE_SSLMODE": "disable",
+            "CACHE_URL": "redis://127.0.0.1:6379/13",
+        }
+        | extra
+    )
 
 
 def percentile(values, fraction):
@@ -115,16 +119,30 @@ def asgi_vs_wsgi(workdir, rounds, seconds):
             process.terminate()
             process.wait()
     asgi, wsgi = statistics.median(rates["asgi"]), statistics.median(rates["wsgi"])
-    print(f"(c) /health/live/ ASGI {asgi:.0f} req/s vs WSGI {wsgi:.0f} req/s (medians of "
-          f"{rounds} x {seconds}s, gunicorn 2 workers each, wrk -t2 -c16): "
-          f"ratio {asgi / wsgi:.2f}x")
+    print(
+        f"(c) /health/live/ ASGI {asgi:.0f} req/s vs WSGI {wsgi:.0f} req/s (medians of "
+        f"{rounds} x {seconds}s, gunicorn 2 workers each, wrk -t2 -c16): "
+        f"ratio {asgi / wsgi:.2f}x"
+    )
 
 
 def task_latency(workdir, tasks):
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
-                    "DROP DATABASE IF EXISTS foundry_bench WITH (FORCE)"], check=True)
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
-                    "CREATE DATABASE foundry_bench"], check=True)
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-qc",
+            "DROP DATABASE IF EXISTS foundry_bench WITH (FORCE)",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE foundry_bench"],
+        check=True,
+    )
     with SMTPSink() as smtp:
         for runner, answers in RUNNERS.items():
             project = workdir / runner.replace("+", "-")
@@ -140,26 +158,45 @@ def task_latency(workdir, tasks):
             migrate = [python, "manage.py", "migrate", "-v0"]
             subprocess.run(migrate, cwd=project, env=env, check=True)
             if runner in BROKERS:
-                command = [str(project / ".venv/bin/celery"), "--app=config", "worker",
-                           "--queues=default,critical", "--without-mingle", "--without-gossip",
-                           "--concurrency=2"]
-                subprocess.run([*command[:2], "purge", "--force", "--queues=default,critical"],
-                               cwd=project, env=env, capture_output=True)
+                command = [
+                    str(project / ".venv/bin/celery"),
+                    "--app=config",
+                    "worker",
+                    "--queues=default,critical",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--concurrency=2",
+                ]
+                subprocess.run(
+                    [*command[:2], "purge", "--force", "--queues=default,critical"],
+                    cwd=project,
+                    env=env,
+                    capture_output=True,
+                )
             else:
                 command = [python, "manage.py", "task_worker", "--no-startup-delay"]
-            worker = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+            worker = subprocess.Popen(
+                command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             try:
                 time.sleep(5)
-                output = subprocess.run([python, "-c", MEASURE, str(tasks)], cwd=project,
-                                        env=env, check=True, capture_output=True, text=True)
+                output = subprocess.run(
+                    [python, "-c", MEASURE, str(tasks)],
+                    cwd=project,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
             finally:
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(timeout=60)
             latencies = [seconds * 1000 for seconds in json.loads(output.stdout)]
             median = statistics.median(latencies)
-            print(f"(d) {runner}: enqueue -> complete median {median:.0f} ms, "
-                  f"p95 {percentile(latencies, 0.95):.0f} ms over {tasks} tasks")
+            print(
+                f"(d) {runner}: enqueue -> complete median {median:.0f} ms, "
+                f"p95 {percentile(latencies, 0.95):.0f} ms over {tasks} tasks"
+            )
 
 
 def main():

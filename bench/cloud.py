@@ -63,23 +63,35 @@ def main():
             )
             env.pop("CACHE_URL")
             python = str(project / ".venv/bin/python")
-            subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=project, env=env,
-                           check=True)
+            subprocess.run(
+                [python, "manage.py", "migrate", "-v0"], cwd=project, env=env, check=True
+            )
             variants = {cloud: env} if cloud == "none" else {f"{cloud}, local disk": env}
             if cloud != "none":
                 emulator, port = start_emulator(cloud)
                 processes.append(emulator)
                 on_emulator = env | cloud_environment(cloud, port, "bench")
-                subprocess.run([python, "scripts/create_buckets.py"], cwd=project,
-                               env=on_emulator, check=True, capture_output=True)
+                subprocess.run(
+                    [python, "scripts/create_buckets.py"],
+                    cwd=project,
+                    env=on_emulator,
+                    check=True,
+                    capture_output=True,
+                )
                 variants[f"{cloud}, emulator"] = on_emulator
             for name, variant_env in variants.items():
                 port = free_port()
                 command = [str(project / ".venv/bin/gunicorn"), "--workers", "2"]
                 command += ["--bind", f"127.0.0.1:{port}"]
-                processes.append(subprocess.Popen(command, cwd=project, env=variant_env,
-                                                  stdout=subprocess.DEVNULL,
-                                                  stderr=subprocess.DEVNULL))
+                processes.append(
+                    subprocess.Popen(
+                        command,
+                        cwd=project,
+                        env=variant_env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
                 servers[name] = port
         time.sleep(5)
         for port in servers.values():
@@ -87,22 +99,27 @@ def main():
         rates = {name: [] for name in servers}
         for _ in range(args.rounds):  # interleaved, so drift hits all alike
             for name, port in servers.items():
-                rates[name].append(wrk(f"http://127.0.0.1:{port}/health/ready/", args.seconds,
-                                       HEADERS))
+                rates[name].append(
+                    wrk(f"http://127.0.0.1:{port}/health/ready/", args.seconds, HEADERS)
+                )
     finally:
         for process in processes:
             process.terminate()
             process.wait()
-    print(f"(g) /health/ready/, medians of {args.rounds} x {args.seconds}s, gunicorn 2 workers, "
-          "wrk -t2 -c16")
+    print(
+        f"(g) /health/ready/, medians of {args.rounds} x {args.seconds}s, gunicorn 2 workers, "
+        "wrk -t2 -c16"
+    )
     baseline = statistics.median(rates["none"])
     print(f"  cloud=none (database only): {baseline:.0f} req/s")
     for cloud in CLOUDS:
         disk = statistics.median(rates[f"{cloud}, local disk"])
         emulator = statistics.median(rates[f"{cloud}, emulator"])
-        print(f"  {cloud}: local disk {disk:.0f} req/s ({disk / baseline:.2f}x none), "
-              f"emulator {emulator:.0f} req/s ({emulator / baseline:.2f}x none, "
-              f"{emulator / disk:.2f}x disk)")
+        print(
+            f"  {cloud}: local disk {disk:.0f} req/s ({disk / baseline:.2f}x none), "
+            f"emulator {emulator:.0f} req/s ({emulator / baseline:.2f}x none, "
+            f"{emulator / disk:.2f}x disk)"
+        )
 
 
 if __name__ == "__main__":

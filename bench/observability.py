@@ -64,14 +64,20 @@ def main():
             env.pop("CACHE_URL")
             python = str(project / ".venv/bin/python")
             manage = [python, "manage.py"]
-            subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=project, env=env,
-                           check=True)
+            subprocess.run(
+                [*manage, "collectstatic", "--noinput", "-v0"], cwd=project, env=env, check=True
+            )
             port = free_port()
             command = [str(project / ".venv/bin/gunicorn"), "--workers", "2"]
             command += ["--bind", f"127.0.0.1:{port}"]
             servers[name] = (
-                subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL),
+                subprocess.Popen(
+                    command,
+                    cwd=project,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
                 port,
             )
         time.sleep(5)
@@ -95,8 +101,10 @@ def main():
         print(f"  {page}: none {none:.0f} req/s")
         for name, target in targets.items():
             rate = statistics.median(rates[name, page])
-            print(f"    {name}: {rate:.0f} req/s, ratio {rate / none:.2f}x, cost "
-                  f"{1 - rate / none:.0%} (target <= {target:.0%})")
+            print(
+                f"    {name}: {rate:.0f} req/s, ratio {rate / none:.2f}x, cost "
+                f"{1 - rate / none:.0%} (target <= {target:.0%})"
+            )
     print(f"    ({spans} spans reached the OTLP receiver)")
 
 

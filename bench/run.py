@@ -24,7 +24,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_ANSWERS = ["-d", "project_name=Bench Service"]
 
 # Added to a rendered copy only: the same app and middleware, plus one bare view.
-BENCH_URLS = '''
+BENCH_URLS = """
 from django.http import JsonResponse
 from django.urls import path
 
@@ -36,12 +36,12 @@ def bare(request):
 
 
 urlpatterns = [path("bench/bare/", bare), *project_urlpatterns]
-'''
-BENCH_SETTINGS = '''
+"""
+BENCH_SETTINGS = """
 from .production import *  # noqa: F403
 
 ROOT_URLCONF = "bench_urls"
-'''
+"""
 
 
 def copier_copy(destination):
@@ -79,8 +79,10 @@ def main():
 
     workdir = Path(tempfile.mkdtemp(prefix="foundry-bench-"))
     copy_times = [copier_copy(workdir / f"copy{i}") for i in range(args.rounds)]
-    print(f"(a) copier copy, default answers: median {statistics.median(copy_times):.2f}s "
-          f"over {args.rounds} runs (min {min(copy_times):.2f}s, max {max(copy_times):.2f}s)")
+    print(
+        f"(a) copier copy, default answers: median {statistics.median(copy_times):.2f}s "
+        f"over {args.rounds} runs (min {min(copy_times):.2f}s, max {max(copy_times):.2f}s)"
+    )
 
     project = workdir / "copy0"
     (project / "bench_urls.py").write_text(BENCH_URLS)
@@ -97,13 +99,19 @@ def main():
         "METRICS_PORT": str(free_port()),
     }
     subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=env, check=True)
-    subprocess.run(["uv", "run", "--frozen", "python", "manage.py", "collectstatic", "--noinput",
-                    "-v0"], cwd=project, env=env, check=True)
+    subprocess.run(
+        ["uv", "run", "--frozen", "python", "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=project,
+        env=env,
+        check=True,
+    )
     port = free_port()
     server = subprocess.Popen(
-        ["uv", "run", "--frozen", "gunicorn", "--workers", "2",
-         "--bind", f"127.0.0.1:{port}"],
-        cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ["uv", "run", "--frozen", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
@@ -124,9 +132,11 @@ def main():
         server.terminate()
         server.wait()
     ratio = statistics.median(live) / statistics.median(bare)
-    print(f"(b) /health/live/ {statistics.median(live):.0f} req/s vs bare Django view "
-          f"{statistics.median(bare):.0f} req/s (medians of {args.rounds} x {args.seconds}s, "
-          f"gunicorn 2 workers, wrk -t2 -c16): ratio {ratio:.2f}x (target >= 0.9x)")
+    print(
+        f"(b) /health/live/ {statistics.median(live):.0f} req/s vs bare Django view "
+        f"{statistics.median(bare):.0f} req/s (medians of {args.rounds} x {args.seconds}s, "
+        f"gunicorn 2 workers, wrk -t2 -c16): ratio {ratio:.2f}x (target >= 0.9x)"
+    )
     shutil.rmtree(workdir, ignore_errors=True)
 
 
