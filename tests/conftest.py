@@ -286,6 +286,17 @@ def emulator():
         process.wait(timeout=30)
 
 
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory):
+    """podman and buildah set up for this machine (tests/images.py): its environment, the flags
+    `make image` needs here, and a work directory for the stand-in images."""
+    from .images import engine_setup  # here, not at the top: images.py imports this module
+
+    directory = tmp_path_factory.mktemp("engine")
+    env, build_flags = engine_setup(directory)
+    return {"env": env, "build_flags": build_flags, "workdir": directory}
+
+
 def broker_url(answers, broker, port=None):
     """The loopback broker for a project: its own Redis database, so projects never share a
     queue."""

@@ -56,6 +56,7 @@ def engine_setup(directory):
     needs here (through `make image BUILD_FLAGS=...`). A normal CI runner needs none of this.
 
     - crun refuses this machine's hybrid cgroups: runc with the cgroupfs manager;
+    - compose networks resolve service names with netavark and aardvark-dns (not CNI);
     - podman's default ulimits exceed this sandbox's: the limits this process has;
     - `uv sync` in the build must trust this machine's CA bundle: the bundle and a uv config
       that reads the system's certificates are mounted for the build's RUN steps only, so
@@ -69,7 +70,9 @@ def engine_setup(directory):
         "[engine]\n"
         'runtime = "runc"\n'
         'cgroup_manager = "cgroupfs"\n'
-        'events_logger = "file"\n'
+        'events_logger = "file"\n\n'
+        "[network]\n"
+        'network_backend = "netavark"\n'
     )
     uv_config = directory / "uv.toml"
     uv_config.write_text("native-tls = true\n")

@@ -1,7 +1,12 @@
 """A real SMTP server on loopback, for workers that send mail: it keeps what it receives, and can
-turn sessions away (a transient failure) or take its time to accept a message (a slow task)."""
+turn sessions away (a transient failure) or take its time to accept a message (a slow task).
+
+`python smtp_sink.py PORT` runs it in a container of a compose stack: it listens on every address
+and prints each message it receives.
+"""
 
 import socketserver
+import sys
 import threading
 import time
 
@@ -10,9 +15,10 @@ class SMTPSink(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), SMTPSession)
+    def __init__(self, address=("127.0.0.1", 0), echo=False):
+        super().__init__(address, SMTPSession)
         self.port = self.server_address[1]
+        self.echo = echo  # print each message as it arrives
         self.messages = []
         self.sessions = 0
         self.busy = False  # answer 421 "try again later" to every session
@@ -56,9 +62,15 @@ class SMTPSession(socketserver.StreamRequestHandler):
                 message = b"".join(iter(self.rfile.readline, b".\r\n")).decode()
                 time.sleep(self.server.accept_delay)
                 self.server.messages.append(message)
+                if self.server.echo:
+                    print(message, flush=True)
                 self.reply("250 queued")
             elif verb == "QUIT":
                 self.reply("221 bye")
                 return
             else:
                 self.reply("250 ok")
+
+
+if __name__ == "__main__":
+    SMTPSink(("0.0.0.0", int(sys.argv[1])), echo=True).serve_forever()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from .conftest import PROJECT_VARIABLES, free_port, run
-from .images import base_images, engine_setup, ensure_base_images, podman
+from .images import base_images, ensure_base_images, podman
 from .smtp_sink import SMTPSink
 from .test_projects import DEFAULTS, PROJECTS, SMOKE_ANSWERS, projects_where
 
@@ -37,14 +37,6 @@ def images_where(condition):
 POD_IP_HOST = "10.1.2.3:8000"
 # Set by the tests for processes on this machine, meaningless inside a container.
 HOST_ONLY = {"WORKER_HEARTBEAT_FILE", "PROMETHEUS_MULTIPROC_DIR", "VIRTUAL_ENV", "PYTEST_ADDOPTS"}
-
-
-@pytest.fixture(scope="session")
-def engine(tmp_path_factory):
-    """podman and buildah set up for this machine, and the stand-in base images."""
-    directory = tmp_path_factory.mktemp("engine")
-    env, build_flags = engine_setup(directory)
-    return {"env": env, "build_flags": build_flags, "workdir": directory}
 
 
 class Image:
