@@ -202,6 +202,8 @@ def debian_root(workdir, env):
     if not rootfs.exists():
         command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}"]
         command += ['--aptopt=Acquire::Languages "none"']
+        # Like Debian's container images (docker-clean): apt keeps no package caches in layers.
+        command += ['--aptopt=Dir::Cache::pkgcache ""', '--aptopt=Dir::Cache::srcpkgcache ""']
         # Like Debian's slim images: no manuals, documentation or translations.
         command += [f"--dpkgopt=path-exclude=/usr/share/{part}/*" for part in SLIM_EXCLUDES]
         command += ["--dpkgopt=path-include=/usr/share/doc/*/copyright"]
