@@ -294,6 +294,9 @@ def engine(tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("engine")
     env, build_flags = engine_setup(directory)
+    if shutil.which("podman"):
+        # The tests' own store keeps the stand-ins between runs; earlier runs' layers go.
+        run(["podman", "image", "prune", "--force"], directory, os.environ | env, check=False)
     return {"env": env, "build_flags": build_flags, "workdir": directory}
 
 

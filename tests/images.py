@@ -42,6 +42,8 @@ DEBIAN_SOURCES = [
     "deb http://deb.debian.org/debian-security bookworm-security main",
 ]
 STAND_INS = Path(__file__).parent / "stand_ins"
+STORE = "/var/tmp/django-foundry-tests/containers"
+RUN_STORE = "/run/django-foundry-tests/containers"
 # Service images of compose.prod.yaml, each from Debian's packages on the Debian stand-in.
 SERVICE_STAND_INS = {
     "docker.io/library/nginx:1.27-alpine": "nginx",
@@ -58,6 +60,7 @@ def engine_setup(directory):
     - crun refuses this machine's hybrid cgroups: runc with the cgroupfs manager;
     - compose networks resolve service names with netavark and aardvark-dns (not CNI);
     - podman's default ulimits exceed this sandbox's: the limits this process has;
+    - images live in a store of the tests' own (STORE), not the machine's;
     - `uv sync` in the build must trust this machine's CA bundle: the bundle and a uv config
       that reads the system's certificates are mounted for the build's RUN steps only, so
       nothing of them reaches an image layer.
@@ -74,6 +77,12 @@ def engine_setup(directory):
         "[network]\n"
         'network_backend = "netavark"\n'
     )
+    # A store of their own: the stand-ins never sit under official names in the machine's store,
+    # where podman would later take them for the real images. Kept between runs, as a cache.
+    storage = directory / "storage.conf"
+    storage.write_text(
+        f'[storage]\ndriver = "overlay"\ngraphroot = "{STORE}/storage"\nrunroot = "{RUN_STORE}"\n'
+    )
     uv_config = directory / "uv.toml"
     uv_config.write_text("native-tls = true\n")
     bundle = os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
@@ -83,7 +92,7 @@ def engine_setup(directory):
         f"--volume={bundle}:/etc/ssl/certs/ca-certificates.crt:ro",
         f"--volume={uv_config}:/etc/uv/uv.toml:ro",
     ]
-    return {"CONTAINERS_CONF": str(conf)}, build_flags
+    return {"CONTAINERS_CONF": str(conf), "CONTAINERS_STORAGE_CONF": str(storage)}, build_flags
 
 
 def base_images(dockerfile):

@@ -64,7 +64,6 @@ COMBINATIONS += [
         "database": "postgresql",
         "cache": "redis",
         "pgbouncer": True,
-        "asgi": True,  # with Celery and DRF: one of the images test_image.py builds
         "kubernetes": True,
         "ci": "gitlab",
         "background_tasks": "celery",
@@ -78,7 +77,11 @@ COMBINATIONS += [
         "cache": "memcached",
         "kubernetes": True,
         "ci": "none",
+        # ASGI with Celery and DRF: one of the images test_image.py builds.
         "asgi": True,
+        "background_tasks": "celery",
+        "task_broker": "redis",
+        "api": "drf",
         "observability": ["sentry", "opentelemetry"],
     },
 ]
