@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.background import base_env, render
-from bench.run import free_port, wrk
+from bench.run import free_port, recreate_database, wrk
 
 PROJECTS = {
     "drf": ["-d", "api=drf"],
@@ -101,22 +101,7 @@ def start(name, project, answers):
     (project / "bench_urls.py").write_text(BENCH_URLS)
     (project / "config" / "settings" / "bench.py").write_text(BENCH_SETTINGS)
     database = "foundry_bench_api_" + "".join(c for c in name.lower() if c.isalnum())
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-q",
-            "-c",
-            f"DROP DATABASE IF EXISTS {database}",
-            "-c",
-            f"CREATE DATABASE {database}",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    recreate_database(database)
     env = base_env(
         DJANGO_SETTINGS_MODULE="config.settings.bench",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{database}",

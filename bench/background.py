@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import TEMPLATE_DIR, free_port, wrk
+from bench.run import TEMPLATE_DIR, free_port, recreate_database, wrk
 from tests.smtp_sink import SMTPSink
 
 RUNNERS = {
@@ -127,22 +127,7 @@ def asgi_vs_wsgi(workdir, rounds, seconds):
 
 
 def task_latency(workdir, tasks):
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-qc",
-            "DROP DATABASE IF EXISTS foundry_bench WITH (FORCE)",
-        ],
-        check=True,
-    )
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "CREATE DATABASE foundry_bench"],
-        check=True,
-    )
+    recreate_database("foundry_bench")
     with SMTPSink() as smtp:
         for runner, answers in RUNNERS.items():
             project = workdir / runner.replace("+", "-")

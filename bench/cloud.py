@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.background import base_env, render
-from bench.run import free_port, wrk
+from bench.run import free_port, start_gunicorn, wrk
 from tests.conftest import EMULATOR_COMMANDS, cloud_environment
 
 ANSWERS = ["-d", "database=sqlite", "-d", "cache=none", "-d", "background_tasks=none"]
@@ -81,17 +81,7 @@ def main():
                 variants[f"{cloud}, emulator"] = on_emulator
             for name, variant_env in variants.items():
                 port = free_port()
-                command = [str(project / ".venv/bin/gunicorn"), "--workers", "2"]
-                command += ["--bind", f"127.0.0.1:{port}"]
-                processes.append(
-                    subprocess.Popen(
-                        command,
-                        cwd=project,
-                        env=variant_env,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
+                processes.append(start_gunicorn(project, variant_env, port))
                 servers[name] = port
         time.sleep(5)
         for port in servers.values():

@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TEMPLATE_DIR))
 
+from bench.run import free_port  # noqa: E402
 from tests.images import base_images, engine_setup, ensure_base_images  # noqa: E402
 
 ANSWER_SETS = {
@@ -36,12 +36,6 @@ DATABASES = {
     "default answers": "postgres://postgres@127.0.0.1:5432/foundry_bench_image",
     "mysql (mysqlclient compiled)": "mysql://root@127.0.0.1:3306/foundry_bench_image",
 }
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def timed(command, cwd, env):

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.background import base_env, render
-from bench.run import free_port, wrk
+from bench.run import free_port, start_gunicorn, wrk
 from tests.test_observability import OTLPReceiver
 
 # name: (observability answer, extra environment)
@@ -68,18 +68,7 @@ def main():
                 [*manage, "collectstatic", "--noinput", "-v0"], cwd=project, env=env, check=True
             )
             port = free_port()
-            command = [str(project / ".venv/bin/gunicorn"), "--workers", "2"]
-            command += ["--bind", f"127.0.0.1:{port}"]
-            servers[name] = (
-                subprocess.Popen(
-                    command,
-                    cwd=project,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                ),
-                port,
-            )
+            servers[name] = (start_gunicorn(project, env, port), port)
         time.sleep(5)
         for _, port in servers.values():
             for page in PAGES:

@@ -58,6 +58,22 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def recreate_database(name):
+    """An empty PostgreSQL database of that name on the loopback server."""
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q"]
+    drop, create = f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"
+    subprocess.run([*psql, "-c", drop, "-c", create], check=True, capture_output=True)
+
+
+def start_gunicorn(project, env, port):
+    """The project's gunicorn (its gunicorn.conf.py, 2 workers) on a loopback port."""
+    command = [str(project / ".venv/bin/gunicorn"), "--workers", "2"]
+    command += ["--bind", f"127.0.0.1:{port}"]
+    return subprocess.Popen(
+        command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 def wrk(url, seconds, headers):
     command = ["wrk", "-t2", "-c16", f"-d{seconds}s", url]
     for name, value in headers.items():
