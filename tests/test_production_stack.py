@@ -98,6 +98,20 @@ class Stack:
         for name in sorted(self.services, key=lambda name: "depends_on" in self.services[name]):
             start(name)
 
+    def wait_ready(self, timeout=120):
+        """Until readiness through nginx answers 200, as a load balancer waits for it: the
+        containers' first connections (names, pools) can take a while on a loaded machine."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                response, body = https_get(self, "/health/ready/")
+                if response.status == 200:
+                    return
+            except OSError as error:
+                body = str(error)
+            time.sleep(1)
+        pytest.fail(f"readiness through nginx never answered 200: {body}")
+
     def wait_completed(self, service):
         exit_code = self.podman("wait", self.container(service), check=False).stdout.strip()
         assert exit_code == "0", self.logs(service)
@@ -166,6 +180,7 @@ def stack(installed_projects, engine, tmp_path_factory):
         for service in ("nginx", "worker", "prune"):
             stack.wait_healthy(service)
         stack.domain = domain
+        stack.wait_ready()
         yield stack
         # Checked on the way out, after every test used the stack: down leaves nothing running.
         stack.podman_compose("down", "--timeout", "10")
