@@ -99,6 +99,18 @@ def wait_until_listening(port, process, name, timeout=60):
     pytest.fail(f"{name} did not listen on {port} within {timeout}s")
 
 
+def log_records(text, message, **fields):
+    """The JSON log lines of a service's output whose message starts with message and that carry
+    these fields (other lines are skipped)."""
+    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return [
+        record
+        for record in records
+        if str(record.get("message", "")).startswith(message)
+        and all(record.get(name) == value for name, value in fields.items())
+    ]
+
+
 def run(command, cwd, env=None, timeout=600, check=True):
     result = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout

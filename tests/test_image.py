@@ -13,7 +13,7 @@ import uuid
 import pytest
 import yaml
 
-from .conftest import PROJECT_VARIABLES, free_port, run
+from .conftest import PROJECT_VARIABLES, free_port, log_records, run
 from .images import base_images, ensure_base_images, podman
 from .smtp_sink import SMTPSink
 from .test_projects import DEFAULTS, PROJECTS, SMOKE_ANSWERS, projects_where
@@ -79,12 +79,8 @@ class Image:
         """The first JSON log line of the container that starts with message and has fields."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for line in self.logs(container).splitlines():
-                record = json.loads(line) if line.startswith("{") else {}
-                if str(record.get("message", "")).startswith(message) and all(
-                    record.get(name) == value for name, value in fields.items()
-                ):
-                    return record
+            if records := log_records(self.logs(container), message, **fields):
+                return records[0]
             time.sleep(0.5)
         pytest.fail(f"no log line {message!r} {fields} from {container}:\n{self.logs(container)}")
 

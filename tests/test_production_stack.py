@@ -9,7 +9,6 @@ podman 4.3 (Debian 12) runs no healthcheck timers without systemd, and podman-co
 the timer would; waiting for a one-shot service to exit 0) before it starts the dependents.
 """
 
-import json
 import shutil
 import socket
 import ssl
@@ -22,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import missing, run
-from .images import base_images, ensure_base_images
+from .conftest import log_records, missing, run
+from .images import base_images, ensure_base_images, podman
 from .test_projects import SMOKE_ANSWERS, combination_id
 
 # The default project's tests share one xdist worker: it alone creates the project's database.
@@ -61,7 +60,7 @@ class Stack:
         return run([*self.compose, *args], self.directory, self.env, timeout=600, check=check)
 
     def podman(self, *args, check=True):
-        return run(["podman", *args], self.directory, self.env, timeout=300, check=check)
+        return podman(*args, env=self.env, check=check)
 
     def container(self, service):
         listing = self.podman(
@@ -239,11 +238,7 @@ def test_the_worker_sends_a_queued_notification(stack):
             break
         time.sleep(1)
 
-    sent = [
-        record
-        for record in (json.loads(line) for line in stack.logs("worker").splitlines())
-        if record.get("message", "").startswith("Notification sent")
-    ]
+    sent = log_records(stack.logs("worker"), "Notification sent")
     assert [record["idempotency_key"] for record in sent] == [key], stack.logs("worker")
     assert "Subject: Test notification" in stack.logs("mail"), stack.logs("mail")
 
