@@ -171,6 +171,13 @@ CACHE_URL_EXAMPLES = {
     "redis": "redis://localhost:6379/0",
     "memcached": "pymemcache://localhost:11211",
 }
+# The URL schemes DATABASE_URL and CELERY_BROKER_URL may use (SQLite is always allowed).
+DATABASE_URL_SCHEMES = {
+    "postgresql": ["postgres", "postgresql", "pgsql"],
+    "mysql": ["mysql"],
+    "sqlite": [],
+}
+BROKER_URL_SCHEMES = {"redis": ["redis", "rediss"], "rabbitmq": ["amqp", "amqps"]}
 BROKER_URL_EXAMPLES = {
     "redis": "redis://localhost:6379/1",
     "rabbitmq": "amqp://guest:guest@localhost:5672//",
@@ -361,6 +368,11 @@ def environment_variables(
         ("DJANGO_LOG_LEVEL", "INFO", "Root log level"),
         ("DJANGO_DEFAULT_FROM_EMAIL", "", "Sender of outgoing email (default: the author email)"),
         ("DATABASE_URL", "", "Database URL; development falls back to SQLite when unset"),
+        (
+            "DATABASE_TIMEOUT",
+            "4",
+            "Seconds a connection or a query may take; past it a request gets 503 (2 to 600)",
+        ),
     ]
     if database == "postgresql":
         variables += [
@@ -411,6 +423,11 @@ def environment_variables(
         ("GUNICORN_WORKERS", "", "gunicorn worker processes (default: 2 x CPUs + 1)"),
         ("GUNICORN_THREADS", "1", "Threads per gunicorn worker"),
         ("GUNICORN_TIMEOUT", "30", "Seconds before a silent worker is restarted"),
+        (
+            "GUNICORN_MAX_REQUESTS",
+            "1000",
+            "Requests before a worker is replaced (0: never), against slow memory leaks",
+        ),
         (
             "FORWARDED_ALLOW_IPS",
             "127.0.0.1",
@@ -484,6 +501,8 @@ class DerivedContext(ContextHook):
         cache_is_networked = cache in CACHE_URL_EXAMPLES
         # pgbouncer is only asked for PostgreSQL; an answer left over from before is ignored.
         context["uses_pgbouncer"] = database == "postgresql" and bool(context.get("pgbouncer"))
+        # Production pools PostgreSQL connections in each process, unless PgBouncer does.
+        context["uses_connection_pool"] = database == "postgresql" and not context["uses_pgbouncer"]
         # task_broker is only asked for Celery: "" means no broker at all.
         broker = (context.get("task_broker") or "redis") if background == "celery" else ""
         context["broker"] = broker
@@ -558,6 +577,8 @@ class DerivedContext(ContextHook):
         context["database_url_example"] = DATABASE_URL_EXAMPLES[database].format(slug=slug)
         context["cache_url_example"] = CACHE_URL_EXAMPLES.get(cache, "")
         context["broker_url_example"] = BROKER_URL_EXAMPLES.get(broker, "")
+        context["database_url_schemes"] = DATABASE_URL_SCHEMES[database]
+        context["broker_url_schemes"] = BROKER_URL_SCHEMES.get(broker, [])
         examples = {
             "DATABASE_URL": context["database_url_example"],
             "CACHE_URL": context["cache_url_example"],

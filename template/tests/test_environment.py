@@ -6,7 +6,7 @@ import re
 from .conftest import PROJECT_DIR
 
 READERS = [*sorted((PROJECT_DIR / "config").rglob("*.py")), PROJECT_DIR / "gunicorn.conf.py"]
-READER_CALLS = re.compile(r"env|env\.\w+|os\.environ\.get|os\.getenv")
+READER_CALLS = re.compile(r"env|env\.\w+|env_int|os\.environ\.get|os\.getenv")
 COMPOSE_FILES = sorted(PROJECT_DIR.glob("compose*.yaml"))
 # Read by Django or by the platform rather than by our code.
 READ_ELSEWHERE = {"DJANGO_SETTINGS_MODULE"}
