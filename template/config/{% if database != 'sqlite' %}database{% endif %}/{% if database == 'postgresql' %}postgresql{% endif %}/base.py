@@ -1,0 +1,49 @@
+"""PostgreSQL: Django's backend, failing fast while the database does not answer, with a
+deadline on every wait for the server.
+
+connect_timeout bounds connecting and the server's statement_timeout bounds a query it runs, but
+nothing in libpq bounds a wait on a server that stopped answering (a hung host, or a proxy
+holding the query while the database behind it is gone). The pool's connections
+(BoundedConnection) wait at most DATABASE_TIMEOUT plus half a second, so the server's own timeout
+cancels a slow query first; the pool's check before lending one waits a second.
+"""
+
+import psycopg
+from django.conf import settings
+from django.db.backends.postgresql import base
+from psycopg_pool import ConnectionPool
+
+from .. import FailFast
+
+CHECK_DEADLINE = 1.0  # a healthy server answers the check's empty query in a millisecond
+
+
+class DatabaseWrapper(FailFast, base.DatabaseWrapper):
+    def unreachable(self, error):
+        # The server's own errors carry an SQLSTATE; no answer at all does not.
+        return error.sqlstate is None
+
+
+class BoundedConnection(psycopg.Connection):
+    deadline: float | None = None  # seconds, while the pool checks it
+
+    def wait(self, gen, *args, **kwargs):
+        timeout = kwargs.get("timeout") or self.deadline or settings.DATABASE_TIMEOUT + 0.5
+        kwargs["timeout"] = timeout
+        try:
+            return super().wait(gen, *args, **kwargs)
+        except psycopg.OperationalError as error:
+            if type(error).__name__ != "_WaitTimeout":  # psycopg's own, private class
+                raise
+            # Mid-query, the connection is of no further use: the pool discards it.
+            self.pgconn.finish()
+            raise psycopg.OperationalError(f"PostgreSQL did not answer within {timeout}s") from None
+
+
+def check_connection(connection):
+    """The pool's check before it lends a connection (a blip leaves dead ones behind)."""
+    connection.deadline = CHECK_DEADLINE
+    try:
+        ConnectionPool.check_connection(connection)
+    finally:
+        connection.deadline = None
