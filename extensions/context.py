@@ -545,7 +545,7 @@ class DerivedContext(ContextHook):
         # Dependencies that ship no type information: mypy skips them.
         context["untyped_modules"] = [
             "environ",
-            *(["uvicorn_worker"] if context.get("asgi") else []),
+            *(["uvicorn_worker", "gunicorn.*"] if context.get("asgi") else []),
             # metrics/cache.py subclasses django-redis's backend.
             *(["django_redis"] if cache == "redis" and "prometheus" in observability else []),
             *API_UNTYPED_MODULES[api],

@@ -4,11 +4,13 @@ project from an existing one.
 Each ``*_error`` filter returns an empty string for a valid answer, or the message Copier shows.
 """
 
+import json
 import keyword
 import re
 import unicodedata
 from pathlib import Path
 
+import markupsafe
 from jinja2.ext import Extension
 
 # Names a project package must not take: they would shadow a module the project imports.
@@ -50,14 +52,43 @@ RESERVED_SLUGS = frozenset(
         "whitenoise",
     }
 )
-SLUG_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,29}")
+SLUG_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,29}")
+FALSE_WORDS = frozenset({"false", "no", "n", "off", "0"})
+BOOLEAN_WORDS = FALSE_WORDS | {"true", "yes", "y", "on", "1"}
 EMAIL_PATTERN = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9.-]+)")
 HOST_LABEL_PATTERN = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
+# Letters NFKD does not decompose into ASCII, spelled as their languages write them in ASCII.
+TRANSLITERATIONS = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "ø": "o",
+        "Ø": "O",
+        "œ": "oe",
+        "Œ": "OE",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "þ": "th",
+        "Þ": "Th",
+        "ð": "d",
+        "Ð": "D",
+    }
+)
+
+
 def slugify(name: str) -> str:
-    """Turn any project name into a Python package name: 'Café Orders' -> 'cafe_orders'."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    """Turn any project name into a Python package name: 'Café Orders' -> 'cafe_orders',
+    'Über Straße' -> 'uber_strasse'."""
+    ascii_name = (
+        unicodedata.normalize("NFKD", name.translate(TRANSLITERATIONS))
+        .encode("ascii", "ignore")
+        .decode()
+    )
     slug = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_") or "service"
     if slug[0].isdigit():
         slug = f"service_{slug}"
@@ -71,7 +102,7 @@ def slug_error(slug: str) -> str:
     if not SLUG_PATTERN.fullmatch(slug):
         return (
             f"project_slug {slug!r} is not allowed: use 1 to 30 lowercase letters, digits and "
-            "underscores, starting with a letter or underscore (e.g. cafe_orders)."
+            "underscores, starting with a letter (e.g. cafe_orders)."
         )
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
         return f"project_slug {slug!r} is a Python keyword; choose another name."
@@ -80,6 +111,44 @@ def slug_error(slug: str) -> str:
             f"project_slug {slug!r} would shadow a module the project imports; "
             f"choose another name (not one of: {', '.join(sorted(RESERVED_SLUGS))})."
         )
+    return ""
+
+
+def text_error(text: str, question: str) -> str:
+    """Names and descriptions land in every file format: one line of printable text."""
+    if not text.strip():
+        return f"{question} must not be empty."
+    if not text.isprintable():
+        return (
+            f"{question} {text!r} holds a line break or another control character: "
+            "use one line of text."
+        )
+    return ""
+
+
+def bool_error(answer, question: str) -> str:
+    """Copier counts any text but no/false/off/0 as yes: only yes/no forms are answers."""
+    if isinstance(answer, bool):
+        return ""
+    if str(answer).strip().lower() in BOOLEAN_WORDS:
+        return ""
+    return (
+        f"{question}={answer!r} is not a yes/no answer: use true or false "
+        f"(or {', '.join(sorted(BOOLEAN_WORDS - {'true', 'false'}))})."
+    )
+
+
+def raw_answer(copier_conf, question: str, default=None):
+    """The answer as given (copier copy -d / --data-file), before Copier casts it."""
+    return (copier_conf.get("data") or {}).get(question, default)
+
+
+def inapplicable_error(copier_conf, question: str, applies: bool, why: str) -> str:
+    """An answer given for a question the other answers skip would be silently dropped."""
+    answer = raw_answer(copier_conf, question)
+    given = answer not in (None, False, "") and str(answer).strip().lower() not in FALSE_WORDS
+    if given and not applies:
+        return f"{question}={answer!r} does not apply here: {why}."
     return ""
 
 
@@ -112,6 +181,18 @@ def is_existing_project(copier_conf) -> bool:
     return (Path(copier_conf["dst_path"]) / copier_conf["answers_file"]).is_file()
 
 
+def toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes, but every printable character written as itself
+    (TOML refuses the surrogate-pair escapes JSON writes for an emoji) and DEL escaped."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007F")
+
+
+def html_text(text: str) -> str:
+    """Text for a Django template: HTML-escaped, and with braces as entities, so a name such as
+    "{{ x }}" or "{% now %}" is shown as typed, never run as template code."""
+    return str(markupsafe.escape(text)).replace("{", "&#123;").replace("}", "&#125;")
+
+
 def python_string(text: str) -> str:
     """A Python string literal of text, written as ruff format writes it: in double quotes unless
     the text holds more double quotes than single ones."""
@@ -126,6 +207,12 @@ class FoundryFilters(Extension):
         environment.filters.update(
             slugify=slugify,
             slug_error=slug_error,
+            text_error=text_error,
+            bool_error=bool_error,
+            raw_answer=raw_answer,
+            inapplicable_error=inapplicable_error,
+            toml_string=toml_string,
+            html_text=html_text,
             hostname_error=hostname_error,
             email_error=email_error,
             is_existing_project=is_existing_project,

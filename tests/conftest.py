@@ -1,6 +1,7 @@
 """Shared machinery: render projects once per session, install them, and reach real services."""
 
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -173,6 +174,58 @@ class Project:
             "METRICS_PORT": str(free_port()),
         }
         return self.env(**(defaults | extra))
+
+
+class Server:
+    """`uv run gunicorn` in a project, as its README serves it, logging to a file."""
+
+    def __init__(self, project, env, log_path):
+        self.port = free_port()
+        self.log_path = log_path
+        self.log = log_path.open("w")
+        # The README's command; gunicorn.conf.py binds PORT.
+        env = {"GUNICORN_WORKERS": "2"} | env | {"PORT": str(self.port)}
+        self.process = subprocess.Popen(
+            ["uv", "run", "gunicorn"],
+            cwd=project.path,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until_listening(self.port, self.process, f"gunicorn (log: {log_path})")
+
+    def get(self, path, host, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection.request("GET", path, headers={"Host": host} | (headers or {}))
+        response = connection.getresponse()
+        body = response.read().decode()
+        connection.close()
+        return response, body
+
+    def page(self, path, project, headers=None):
+        """A browser's request, as the TLS-terminating proxy forwards it."""
+        https = {"X-Forwarded-Proto": "https"} | (headers or {})
+        return self.get(path, project.answers["domain_name"], https)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+    def access_log(self):
+        records = [json.loads(line) for line in self.log_path.read_text().splitlines()]
+        return [record for record in records if record["logger"] == "gunicorn.access"]
+
+    def wait_for_access(self, **expected):
+        """gunicorn writes the access line just after the response: wait for a line with these
+        fields."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for record in self.access_log():
+                if all(record[name] == value for name, value in expected.items()):
+                    return record
+            time.sleep(0.1)
+        pytest.fail(f"no access log line with {expected}: {self.log_path.read_text()}")
 
 
 def database_name(answers):

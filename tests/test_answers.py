@@ -1,54 +1,130 @@
-"""Bad answers fail before anything is written, with a message that says what is allowed."""
+"""Bad input is refused with a message that says what was wrong and what is allowed: answers
+before anything is written, production environment values before the service starts."""
 
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pexpect
 import pytest
 
 from extensions.filters import slugify
 
+from .test_projects import SMOKE_ANSWERS, combination_id
+
 CLEAR_LINE = "\x15"  # Ctrl-U: the prompt is pre-filled with the default
-INVALID_ANSWERS = [
-    ("project_name", "", "must not be empty"),
-    ("project_name", "   ", "must not be empty"),
-    ("author_name", "", "must not be empty"),
-    ("project_slug", "", "lowercase letters, digits and underscores"),
-    ("project_slug", "Orders", "lowercase letters, digits and underscores"),
-    ("project_slug", "my-service", "lowercase letters, digits and underscores"),
-    ("project_slug", "1st_service", "starting with a letter or underscore"),
-    ("project_slug", "café", "lowercase letters, digits and underscores"),
-    ("project_slug", "a" * 31, "1 to 30"),
-    ("project_slug", "class", "is a Python keyword"),
-    ("project_slug", "match", "is a Python keyword"),
-    ("project_slug", "django", "would shadow a module"),
-    ("project_slug", "test", "would shadow a module"),
-    ("project_slug", "config", "would shadow a module"),
-    ("project_slug", "site", "would shadow a module"),
-    ("project_slug", "email", "would shadow a module"),
-    ("project_slug", "logging", "would shadow a module"),
-    ("project_slug", "json", "would shadow a module"),
-    ("project_slug", "typing", "would shadow a module"),
-    ("author_email", "not-an-email", "is not a valid email address"),
-    ("author_email", "team@", "is not a valid email address"),
-    ("author_email", "team@localhost", "is not a valid email address"),
-    ("author_email", "a b@example.com", "is not a valid email address"),
-    ("domain_name", "https://api.example.com", "is not a valid hostname"),
-    ("domain_name", "api.example.com:8000", "is not a valid hostname"),
-    ("domain_name", "api.example.com/v1", "is not a valid hostname"),
-    ("domain_name", "localhost", "is not a valid hostname"),
-    ("domain_name", "-api.example.com", "is not a valid hostname"),
-    ("domain_name", "api..example.com", "is not a valid hostname"),
-    ("domain_name", "API.example.com", "is not a valid hostname"),
-    ("python_version", "3.11", "'3.11' is not in ['3.12', '3.13', '3.14']"),
-    ("database", "oracle", "'oracle' is not in ['postgresql', 'mysql', 'sqlite']"),
-    ("cache", "varnish", "'varnish' is not in ['redis', 'memcached', 'database', 'none']"),
-    ("background_tasks", "rq", "'rq' is not in ['django_tasks', 'celery', 'none']"),
-    ("observability", "[datadog]", "'datadog' is not in ['sentry', 'opentelemetry', 'prometheus']"),
-    ("observability", "sentry", "Not a YAML list: 'sentry'"),
-    ("api", "graphql", "'graphql' is not in ['drf', 'ninja', 'none']"),
-    ("cloud", "heroku", "'heroku' is not in ['none', 'aws', 'gcp', 'azure']"),
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer to `copier copy -d question=value`: refused before anything is written."""
+
+    question: str
+    value: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A production environment value: the default project refuses to start, naming it."""
+
+    name: str
+    value: str
+    message: str
+
+
+A, E = Answer, Environment
+BAD_INPUTS = [
+    A("project_name", "", "must not be empty"),
+    A("project_name", "   ", "must not be empty"),
+    A("author_name", "", "must not be empty"),
+    A("project_slug", "", "lowercase letters, digits and underscores"),
+    A("project_slug", "Orders", "lowercase letters, digits and underscores"),
+    A("project_slug", "my-service", "lowercase letters, digits and underscores"),
+    A("project_slug", "1st_service", "starting with a letter"),
+    A("project_slug", "café", "lowercase letters, digits and underscores"),
+    A("project_slug", "a" * 31, "1 to 30"),
+    A("project_slug", "class", "is a Python keyword"),
+    A("project_slug", "match", "is a Python keyword"),
+    A("project_slug", "django", "would shadow a module"),
+    A("project_slug", "test", "would shadow a module"),
+    A("project_slug", "config", "would shadow a module"),
+    A("project_slug", "site", "would shadow a module"),
+    A("project_slug", "email", "would shadow a module"),
+    A("project_slug", "logging", "would shadow a module"),
+    A("project_slug", "json", "would shadow a module"),
+    A("project_slug", "typing", "would shadow a module"),
+    A("author_email", "not-an-email", "is not a valid email address"),
+    A("author_email", "team@", "is not a valid email address"),
+    A("author_email", "team@localhost", "is not a valid email address"),
+    A("author_email", "a b@example.com", "is not a valid email address"),
+    A("domain_name", "https://api.example.com", "is not a valid hostname"),
+    A("domain_name", "api.example.com:8000", "is not a valid hostname"),
+    A("domain_name", "api.example.com/v1", "is not a valid hostname"),
+    A("domain_name", "localhost", "is not a valid hostname"),
+    A("domain_name", "-api.example.com", "is not a valid hostname"),
+    A("domain_name", "api..example.com", "is not a valid hostname"),
+    A("domain_name", "API.example.com", "is not a valid hostname"),
+    A("python_version", "3.11", "'3.11' is not in ['3.12', '3.13', '3.14']"),
+    A("database", "oracle", "'oracle' is not in ['postgresql', 'mysql', 'sqlite']"),
+    A("cache", "varnish", "'varnish' is not in ['redis', 'memcached', 'database', 'none']"),
+    A("background_tasks", "rq", "'rq' is not in ['django_tasks', 'celery', 'none']"),
+    A(
+        "observability",
+        "[datadog]",
+        "'datadog' is not in ['sentry', 'opentelemetry', 'prometheus']",
+    ),
+    A("observability", "sentry", "Not a YAML list: 'sentry'"),
+    A("api", "graphql", "'graphql' is not in ['drf', 'ninja', 'none']"),
+    A("cloud", "heroku", "'heroku' is not in ['none', 'aws', 'gcp', 'azure']"),
+    A("project_slug", "_private", "starting with a letter"),
+    A("project_name", "Two\nlines", "holds a line break or another control character"),
+    A("description", "Tab\tseparated", "holds a line break or another control character"),
+    A("author_name", "  ", "must not be empty"),
+    A("asgi", "maybe", "asgi='maybe' is not a yes/no answer"),
+    A("kubernetes", "fasle", "kubernetes='fasle' is not a yes/no answer"),
+    A("example_app", "2", "example_app='2' is not a yes/no answer"),
+    A("custom_user_model", "sure", "custom_user_model='sure' is not a yes/no answer"),
+    A("pgbouncer", "yes", "pgbouncer='yes' does not apply here"),  # with database=sqlite
+    A("task_broker", "rabbitmq", "task_broker='rabbitmq' does not apply here"),
+    A("observability", "datadog", "Not a YAML list: 'datadog'"),
+    # Production settings of the default project (PostgreSQL, Redis, Django tasks, Prometheus).
+    E("DATABASE_URL", "notaurl", "DATABASE_URL='notaurl' is not valid: expected a database URL"),
+    E("DATABASE_URL", "oracle2://u:p@db/x", "expected a database URL such as postgres://"),
+    E("DATABASE_URL", "postgres://", "DATABASE_URL='postgres://' is not valid"),
+    E("DATABASE_URL", "mysql://root@db:3306/x", "expected a database URL such as postgres://"),
+    E("DATABASE_URL", "postgres://u:s3cret@db:port/x", "postgres://u:***@db:port/x"),
+    E("DATABASE_SSLMODE", "required", "expected one of disable, allow, prefer, require"),
+    E("DATABASE_TIMEOUT", "5s", "DATABASE_TIMEOUT='5s' is not valid: expected a whole number"),
+    E("DATABASE_TIMEOUT", "1", "expected a whole number at least 2 at most 600"),
+    E("DATABASE_POOL_MAX_SIZE", "0", "DATABASE_POOL_MAX_SIZE='0' is not valid"),
+    E("CACHE_URL", "notaurl", "CACHE_URL='notaurl' is not valid: expected a URL such as redis://"),
+    E("CACHE_URL", "memcached://cache:11211", "expected a URL such as redis://"),
+    E("DJANGO_SECRET_KEY", "abc", "DJANGO_SECRET_KEY is weak or a placeholder"),
+    E("DJANGO_SECRET_KEY", "changeme", "DJANGO_SECRET_KEY is weak or a placeholder"),
+    E("DJANGO_SECRET_KEY", "django-insecure-" + "x1y2z3" * 10, "is weak or a placeholder"),
+    E("DJANGO_SECRET_KEY", "ab" * 40, "DJANGO_SECRET_KEY is weak or a placeholder"),
+    E("DJANGO_ALLOWED_HOSTS", "*", "expected comma-separated hostnames, without *"),
+    E("DJANGO_ALLOWED_HOSTS", "example.com,*", "expected comma-separated hostnames, without *"),
+    E("DJANGO_CSRF_TRUSTED_ORIGINS", "example.com", "expected comma-separated origins"),
+    E("DJANGO_ADMIN_URL", "/admin", "DJANGO_ADMIN_URL='/admin' is not valid: expected a URL path"),
+    E("DJANGO_LOG_LEVEL", "VERBOSE", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    E("HEALTH_CHECK_TIMEOUT", "abc", "HEALTH_CHECK_TIMEOUT='abc' is not valid: expected a number"),
+    E("HEALTH_CHECK_TIMEOUT", "0", "expected a number at least 0.1"),
+    E("TASK_TIME_LIMIT", "10", "TASK_TIME_LIMIT='10' is not valid"),
+    E("TASK_RETENTION_DAYS", "-1", "TASK_RETENTION_DAYS='-1' is not valid"),
+    E("EMAIL_PORT", "70000", "EMAIL_PORT='70000' is not valid"),
+    E("EMAIL_USE_TLS", "maybe", "EMAIL_USE_TLS='maybe' is not valid: expected true or false"),
+    E("NUM_PROXIES", "-1", "NUM_PROXIES='-1' is not valid"),
+    E("LOGIN_RATE_LIMIT", "5 per minute", "expected a rate such as 5/min"),
+    E("METRICS_PORT", "metrics", "METRICS_PORT='metrics' is not valid"),
+    # gunicorn.conf.py, read by `uv run gunicorn` before Django.
+    E("PORT", "99999", "PORT='99999' is not valid: expected a whole number"),
+    E("GUNICORN_WORKERS", "0", "GUNICORN_WORKERS='0' is not valid"),
+    E("GUNICORN_TIMEOUT", "abc", "GUNICORN_TIMEOUT='abc' is not valid"),
+    E("GUNICORN_MAX_REQUESTS", "-5", "GUNICORN_MAX_REQUESTS='-5' is not valid"),
 ]
+GUNICORN_VARIABLES = {"PORT", "GUNICORN_WORKERS", "GUNICORN_TIMEOUT", "GUNICORN_MAX_REQUESTS"}
 
 
 def copier_copy(template, destination, *data):
@@ -62,24 +138,46 @@ def copier_copy(template, destination, *data):
     )
 
 
+@pytest.mark.xdist_group(combination_id(SMOKE_ANSWERS))  # the worker that installs it
 @pytest.mark.parametrize(
-    ("question", "answer", "message"),
-    INVALID_ANSWERS,
-    ids=[f"{question}={answer!r}"[:40] for question, answer, _ in INVALID_ANSWERS],
+    "bad",
+    BAD_INPUTS,
+    ids=[f"{getattr(b, 'question', getattr(b, 'name', ''))}={b.value!r}"[:40] for b in BAD_INPUTS],
 )
-def test_invalid_answer_fails_with_a_clear_message_and_writes_nothing(
-    template_snapshot, tmp_path, question, answer, message
-):
-    destination = tmp_path / "service"
-    data = [f"{question}={answer}"]
-    if question != "project_name":
-        data.insert(0, "project_name=Orders")
+def test_bad_input_is_refused_with_a_clear_message(bad, template_snapshot, tmp_path, request):
+    if isinstance(bad, Answer):
+        destination = tmp_path / "service"
+        data = [f"{bad.question}={bad.value}"]
+        if bad.question != "project_name":
+            data.insert(0, "project_name=Orders")
+        if bad.question == "pgbouncer":
+            data.insert(0, "database=sqlite")
 
-    result = copier_copy(template_snapshot, destination, *data)
+        result = copier_copy(template_snapshot, destination, *data)
+
+        assert result.returncode != 0
+        assert bad.message in result.stderr
+        assert not destination.exists()
+        return
+    project = request.getfixturevalue("installed_projects")(SMOKE_ANSWERS)
+    env = project.production_env(**{bad.name: bad.value})
+    if bad.name in GUNICORN_VARIABLES:
+        result = project.uv("gunicorn", "--check-config", env=env, check=False)
+    else:
+        result = project.uv("python", "-c", "import django; django.setup()", env=env, check=False)
 
     assert result.returncode != 0
-    assert message in result.stderr
-    assert not destination.exists()
+    error = result.stderr.strip().splitlines()[-1]
+    assert bad.message in error
+    assert "ImproperlyConfigured" in error or bad.name in GUNICORN_VARIABLES
+    assert "s3cret" not in result.stderr
+
+
+def test_the_table_of_bad_inputs_holds_answers_and_environment_values():
+    kinds = {type(bad) for bad in BAD_INPUTS}
+
+    assert kinds == {Answer, Environment}
+    assert len(BAD_INPUTS) >= 40
 
 
 @pytest.mark.parametrize(

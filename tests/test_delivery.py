@@ -2,8 +2,10 @@
 tools made for them, and run for real wherever they can run without a Docker engine."""
 
 import ast
+import http.client
 import json
 import re
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ from dockerfile_parse import DockerfileParser
 
 from .conftest import (
     CREATE_DATABASE,
+    Server,
     database_name,
     free_port,
     require_program,
@@ -27,7 +30,6 @@ from .test_projects import (
     combination_id,
     projects_where,
 )
-from .test_smoke import Server
 
 TOOLS = Path(sys.executable).parent
 SHA_PINNED_ACTION = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*")
@@ -420,8 +422,10 @@ def test_nginx_config_passes_nginx_t(default_project, nginx, tmp_path):
     assert "test is successful" in result.stderr
 
 
-@with_default_project
-def test_nginx_serves_the_app_over_tls_and_redirects_plain_http(default_project, nginx, tmp_path):
+@pytest.fixture
+def behind_nginx(default_project, nginx, tmp_path):
+    """The default project under gunicorn behind the rendered nginx, on loopback ports (the
+    HTTPS one is not 443, as on a laptop or behind a port mapping)."""
     env = default_project.production_env(DATABASE_SSLMODE="disable")
     default_project.manage("migrate", "--noinput", env=env)
     default_project.manage("collectstatic", "--noinput", env=env)
@@ -429,22 +433,88 @@ def test_nginx_serves_the_app_over_tls_and_redirects_plain_http(default_project,
     http_port, https_port = free_port(), free_port()
     config = nginx_config(default_project, tmp_path, f"127.0.0.1:{app.port}", http_port, https_port)
     proxy = subprocess.Popen([nginx, "-p", tmp_path, "-c", config, "-g", "daemon off;"])
-    domain = default_project.answers["domain_name"]
     try:
         wait_until_listening(https_port, proxy, "nginx")
-        live = curl(f"https://{domain}:{https_port}/health/live/", domain, https_port)
-        page = curl(f"https://{domain}:{https_port}/", domain, https_port)
-        plain = curl(f"http://{domain}:{http_port}/", domain, http_port)
+        yield {
+            "domain": default_project.answers["domain_name"],
+            "http": http_port,
+            "https": https_port,
+        }
     finally:
         proxy.terminate()
         proxy.wait(timeout=30)
         app.stop()
 
+
+@with_default_project
+def test_nginx_serves_the_app_over_tls(behind_nginx):
+    domain, port = behind_nginx["domain"], behind_nginx["https"]
+
+    live = curl(f"https://{domain}:{port}/health/live/", domain, port)
+    page = curl(f"https://{domain}:{port}/", domain, port)
+
     assert live["status"] == 200
     assert page["status"] == 200
     assert page["headers"]["strict-transport-security"].startswith("max-age=31536000")
+
+
+@with_default_project
+def test_nginx_redirects_plain_http_to_https(behind_nginx):
+    domain, port = behind_nginx["domain"], behind_nginx["http"]
+
+    plain = curl(f"http://{domain}:{port}/", domain, port)
+
     assert plain["status"] == 301
     assert plain["headers"]["location"] == f"https://{domain}/"
+
+
+@with_default_project
+def test_nginx_tells_its_version_on_no_port(behind_nginx):
+    domain = behind_nginx["domain"]
+
+    answers = [
+        curl(f"http://{domain}:{behind_nginx['http']}/", domain, behind_nginx["http"]),
+        curl(f"http://{domain}:{behind_nginx['http']}/nginx-health", domain, behind_nginx["http"]),
+        curl(f"https://{domain}:{behind_nginx['https']}/", domain, behind_nginx["https"]),
+    ]
+
+    assert [answer["headers"]["server"] for answer in answers] == ["nginx"] * 3
+
+
+@with_default_project
+def test_nginx_keeps_the_port_so_a_browser_post_passes_csrf(behind_nginx):
+    """A browser on https://host:port/ sends Origin with the port: Django must see it too."""
+    domain, port = behind_nginx["domain"], behind_nginx["https"]
+    origin = f"https://{domain}:{port}"
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+
+    def request(method, body=None, headers=None):
+        connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=20)
+        connection.request(
+            method,
+            "/admin/login/",
+            body=body,
+            headers={"Host": f"{domain}:{port}"} | (headers or {}),
+        )
+        response = connection.getresponse()
+        return response, response.read().decode()
+
+    form, html = request("GET")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    cookie = form.getheader("Set-Cookie").split(";", 1)[0]
+    answer, _ = request(
+        "POST",
+        body=f"username=nobody&password=wrong&csrfmiddlewaretoken={token}",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": cookie,
+            "Origin": origin,
+            "Referer": f"{origin}/admin/login/",
+        },
+    )
+
+    assert answer.status == 200  # the form again, with "wrong password"; 403 is CSRF failing
 
 
 def curl(url, domain, port):

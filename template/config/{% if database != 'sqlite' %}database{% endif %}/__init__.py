@@ -3,9 +3,10 @@
 A request that waits on a database that stopped answering holds its worker; with enough of them
 every worker waits, and the probes and the pages that need no database go unanswered too. So
 every wait has a deadline (DATABASE_TIMEOUT, see settings), and once the database failed to
-answer, this process fails new connections at once for RETRY_SECONDS instead of waiting again:
-the request gets a 503 with Retry-After (core/unavailable.py) and its worker is free. Then one
-request tries again; the first that succeeds closes the circuit.
+answer, this process fails new connections at once instead of waiting again: the request gets
+a 503 with Retry-After (core/unavailable.py) and its worker is free. Every RETRY_SECONDS a try
+starts again (PostgreSQL's pool connects in the background, MySQL's next request connects);
+the first that succeeds ends it.
 
 Django documents subclassing its backends: settings point ENGINE at
 config.database.<vendor>, whose base.py holds the DatabaseWrapper.
@@ -15,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 RETRY_SECONDS = 2.0
@@ -28,18 +30,46 @@ class FailFast(BaseDatabaseWrapper):
 
     Database: Any  # the driver module: psycopg, MySQLdb
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.execute_wrappers.append(self.fail_fast_after_a_timeout)
+
+    @property
+    def server(self):
+        return (str(self.settings_dict["HOST"]), str(self.settings_dict["PORT"]))
+
+    def fail_fast_after_a_timeout(self, execute, sql, params, many, context):
+        """A query the database left unanswered: new connections fail fast from now on."""
+        try:
+            return execute(sql, params, many, context)
+        except OperationalError as error:
+            if self.unreachable(error.__cause__):
+                with _lock:
+                    _failed_at[self.server] = time.monotonic()
+            raise
+
+    def is_usable(self):
+        # Django asks before reusing a connection (CONN_HEALTH_CHECKS): no need to wait for the
+        # answer of a database that did not answer a moment ago.
+        with _lock:
+            if self.server in _failed_at:
+                return False
+        return super().is_usable()
+
     def get_new_connection(self, conn_params):
-        server = (str(self.settings_dict["HOST"]), str(self.settings_dict["PORT"]))
+        server = self.server
         with _lock:
             failed_at = _failed_at.get(server)
-            if failed_at is not None:
+            if failed_at is not None and not self.reconnected():
                 waited = time.monotonic() - failed_at
-                if waited < RETRY_SECONDS:
+                trying = False
+                if waited >= RETRY_SECONDS:
+                    _failed_at[server] = time.monotonic()  # others keep failing meanwhile
+                    trying = self.retry()
+                if not trying:
                     raise self.Database.OperationalError(
-                        f"the database did not answer {waited:.1f}s ago; "
-                        f"not trying again for {RETRY_SECONDS - waited:.1f}s"
+                        f"the database did not answer {waited:.1f}s ago: failing fast"
                     )
-                _failed_at[server] = time.monotonic()  # this request tries; others still fail
         try:
             connection = super().get_new_connection(conn_params)
         except self.Database.OperationalError as error:
@@ -50,6 +80,15 @@ class FailFast(BaseDatabaseWrapper):
         with _lock:
             _failed_at.pop(server, None)
         return connection
+
+    def reconnected(self):
+        """Whether a connection made in the background shows the database answers again."""
+        return False
+
+    def retry(self):
+        """RETRY_SECONDS after a failure: whether this request tries the database again (True),
+        or starts a try in the background and fails at once."""
+        return True
 
     def unreachable(self, error):
         """Whether the error says the database did not answer (rather than, say, that it refused

@@ -12,4 +12,5 @@ from .. import FailFast
 class DatabaseWrapper(FailFast, base.DatabaseWrapper):
     def unreachable(self, error):
         # 2000-2999 are the client's own errors: cannot connect, server gone, lost connection.
-        return bool(error.args) and 2000 <= error.args[0] < 3000
+        code = getattr(error, "args", (None,))[0]
+        return isinstance(code, int) and 2000 <= code < 3000

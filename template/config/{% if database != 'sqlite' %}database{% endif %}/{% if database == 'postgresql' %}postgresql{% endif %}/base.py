@@ -5,7 +5,7 @@ connect_timeout bounds connecting and the server's statement_timeout bounds a qu
 nothing in libpq bounds a wait on a server that stopped answering (a hung host, or a proxy
 holding the query while the database behind it is gone). The pool's connections
 (BoundedConnection) wait at most DATABASE_TIMEOUT plus half a second, so the server's own timeout
-cancels a slow query first; the pool's check before lending one waits a second.
+cancels a slow query first; the pool's check before lending one waits a quarter second.
 """
 
 import psycopg
@@ -15,13 +15,30 @@ from psycopg_pool import ConnectionPool
 
 from .. import FailFast
 
-CHECK_DEADLINE = 1.0  # a healthy server answers the check's empty query in a millisecond
+CHECK_DEADLINE = 0.25  # a healthy server answers the check's empty query in a millisecond
 
 
 class DatabaseWrapper(FailFast, base.DatabaseWrapper):
+    _connection_pools: dict[str, ConnectionPool]  # Django's, one per database alias
+
+    def reconnected(self):
+        pool = self._connection_pools.get(self.alias)
+        return pool is not None and pool.get_stats()["pool_available"] > 0
+
+    def retry(self):
+        """Without a pool, this request connects. With one, a new pool connects in the
+        background: the old one retries with delays that grow to minutes, and a request waiting
+        on it would hold its worker. Like Django's close_pool(), without waiting for the old
+        pool's workers, which may be waiting on the dead server."""
+        if pool := self._connection_pools.pop(self.alias, None):
+            pool.close(timeout=0)
+            self.pool.open()
+            return False
+        return True
+
     def unreachable(self, error):
         # The server's own errors carry an SQLSTATE; no answer at all does not.
-        return error.sqlstate is None
+        return isinstance(error, psycopg.Error) and error.sqlstate is None
 
 
 class BoundedConnection(psycopg.Connection):
@@ -41,9 +58,18 @@ class BoundedConnection(psycopg.Connection):
 
 
 def check_connection(connection):
-    """The pool's check before it lends a connection (a blip leaves dead ones behind)."""
+    """The pool's check before it lends a connection.
+
+    A blip leaves every pooled connection dead. The pool replaces one that fails its check, but
+    waits a second before checking another: so the first failure replaces them all at once.
+    """
     connection.deadline = CHECK_DEADLINE
     try:
         ConnectionPool.check_connection(connection)
+    except psycopg.Error:
+        connection.close()
+        if pool := getattr(connection, "_pool", None):  # set by the pool while it lends it
+            pool.drain()
+        raise
     finally:
         connection.deadline = None
