@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import Server
 from .test_projects import projects_where
-from .test_smoke import Server
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 SCHEMA_PATHS = {"drf": "/api/schema/", "ninja": "/api/v1/openapi.json"}

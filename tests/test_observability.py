@@ -18,9 +18,8 @@ import pytest
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .conftest import free_port, require_program, wait_until_listening
+from .conftest import Server, free_port, require_program, wait_until_listening
 from .test_projects import DEFAULTS, PROJECTS
-from .test_smoke import Server
 
 
 def chosen(param):

@@ -1,10 +1,12 @@
 """Every combination of answers renders a project that lints clean and passes its own tests
 against the real services it chose."""
 
+import json
 import os
 import re
 import signal
 import subprocess
+import tomllib
 import urllib.request
 
 import pytest
@@ -42,7 +44,7 @@ COMBINATIONS[6]["cloud"] = "gcp"  # mysql, database, ninja, django_tasks
 COMBINATIONS += [
     # Every other answer at a non-default value, with text that needs escaping everywhere.
     {
-        "project_name": 'Kitchen "Display" <Board> & Co',
+        "project_name": 'Kitchen "Display" <Board> & Co 🍳 {{ 7*7 }}',
         "project_slug": "kitchen_display",
         "description": 'Shows orders "live" & <fast>; C:\\path',
         "author_name": "Zoë O'Brien",
@@ -195,6 +197,26 @@ def test_no_jinja_is_left_in_any_file_or_name(project):
         if has_residue(path, relative):
             leftovers.append(str(relative))
     assert not leftovers
+
+
+def test_every_toml_yaml_and_json_file_parses(project):
+    """Names with quotes, emoji and braces are data in every file format (the Kitchen project's
+    name has all of them)."""
+    parsers = {
+        ".toml": tomllib.loads,
+        ".yml": lambda text: list(yaml.safe_load_all(text)),
+        ".yaml": lambda text: list(yaml.safe_load_all(text)),
+        ".json": json.loads,
+    }
+    files = [
+        path
+        for path in project.path.rglob("*")
+        if path.suffix in parsers and ".venv" not in path.parts and "staticfiles" not in path.parts
+    ]
+
+    for path in files:
+        parsers[path.suffix](path.read_text(encoding="utf-8"))
+    assert project.path / "pyproject.toml" in files
 
 
 # The Makefile targets these tests run; the rendered CI pipelines may call only these.
