@@ -358,50 +358,44 @@ def test_no_5xx_after_a_database_blip(drill):
 
 # --- The cache and the broker: the service degrades, it stays in the load balancer -----------
 
-
-@pytest.fixture(scope="module")
-def cache_outage(drill, project):
-    outage = run_outage(drill, "CACHE_URL", "cut", 4)
-    report("cache cut", project, outage)
-    return outage
-
-
-def test_readiness_stays_200_and_says_degraded_while_the_cache_is_down(cache_outage):
-    answers = cache_outage.during(cache_outage.ready)[2:]  # the first may predate the cut
-
-    assert answers
-    assert {a.status for a in answers} == {200}
-    assert all('"status": "degraded"' in a.body for a in answers)
-
-
-def test_pages_keep_serving_while_the_cache_is_down(cache_outage):
-    assert {a.status for a in cache_outage.during(cache_outage.pages)} == {200}
-
-
-def test_a_cache_outage_is_logged_once_per_worker_and_its_end_once(cache_outage):
-    down = log_records(cache_outage.log, "cache is unavailable")
-    back = log_records(cache_outage.log, "cache is available again")
-
-    assert 1 <= len(down) <= WORKERS
-    assert 1 <= len(back) <= WORKERS
-    assert "Traceback" not in cache_outage.log
+# The readiness check that reports each dependency a drill cuts.
+DEGRADING = {"CACHE_URL": "cache", "CELERY_BROKER_URL": "broker"}
 
 
 @pytest.fixture(scope="module")
-def broker_outage(drill, project):
-    if "CELERY_BROKER_URL" not in drill.proxies:
-        pytest.skip("no broker: this project runs Django tasks on its database")
-    outage = run_outage(drill, "CELERY_BROKER_URL", "cut", 4)
-    report("broker cut", project, outage)
-    return outage
+def dependency_outages(drill, project):
+    """Each dependency readiness does not require, cut for 4 s in turn: {check: Outage}."""
+    outages = {}
+    for variable, check in DEGRADING.items():
+        if variable in drill.proxies:
+            outages[check] = run_outage(drill, variable, "cut", 4)
+            report(f"{check} cut", project, outages[check])
+    return outages
 
 
-def test_readiness_stays_200_and_says_degraded_while_the_broker_is_down(broker_outage):
-    answers = broker_outage.during(broker_outage.ready)[2:]
+def test_readiness_stays_200_and_says_degraded_while_a_dependency_is_down(dependency_outages):
+    for check, outage in dependency_outages.items():
+        answers = outage.during(outage.ready)[2:]  # the first may predate the cut
 
-    assert answers
-    assert {a.status for a in answers} == {200}
-    assert all('"broker": {"status": "error"' in a.body for a in answers)
+        assert answers, check
+        assert {a.status for a in answers} == {200}, check
+        assert all('"status": "degraded"' in a.body for a in answers), check
+        assert all(f'"{check}": {{"status": "error"' in a.body for a in answers), check
+
+
+def test_pages_keep_serving_while_a_dependency_is_down(dependency_outages):
+    for check, outage in dependency_outages.items():
+        assert {a.status for a in outage.during(outage.pages)} == {200}, check
+
+
+def test_a_dependency_outage_is_logged_once_per_worker_and_its_end_once(dependency_outages):
+    for check, outage in dependency_outages.items():
+        down = log_records(outage.log, f"{check} is unavailable")
+        back = log_records(outage.log, f"{check} is available again")
+
+        assert 1 <= len(down) <= WORKERS, check
+        assert 1 <= len(back) <= WORKERS, check
+        assert "Traceback" not in outage.log, check
 
 
 # --- Workers recycled under load (max_requests) ------------------------------------------------

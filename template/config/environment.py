@@ -2,6 +2,7 @@
 ImproperlyConfigured that names the variable and says what it expects, instead of a bare
 ValueError, a KeyError from deep inside a library, or a silent fallback."""
 
+import math
 import re
 from urllib.parse import urlsplit
 
@@ -97,19 +98,20 @@ class Env(environ.Env):
         text = self._text(var, default)
         if not isinstance(text, str):
             return text
-        bounds = " ".join(
-            part
-            for part in (
-                f"at least {minimum}" if minimum is not None else "",
-                f"at most {maximum}" if maximum is not None else "",
-            )
-            if part
-        )
+        if minimum is not None and maximum is not None:
+            bounds = f"from {minimum} to {maximum}"
+        elif minimum is not None:
+            bounds = f"at least {minimum}"
+        else:
+            bounds = f"at most {maximum}" if maximum is not None else ""
         try:
             value = kind(text)
         except ValueError:
             raise invalid(var, text, f"{expected} {bounds}".strip()) from None
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        out_of_range = (minimum is not None and value < minimum) or (
+            maximum is not None and value > maximum
+        )
+        if out_of_range or not math.isfinite(value):
             raise invalid(var, text, f"{expected} {bounds}")
         return value
 
