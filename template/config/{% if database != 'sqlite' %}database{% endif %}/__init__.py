@@ -54,7 +54,13 @@ class FailFast(BaseDatabaseWrapper):
         with _lock:
             if self.server in _failed_at:
                 return False
-        return super().is_usable()
+        started = time.monotonic()
+        if super().is_usable():
+            return True
+        if time.monotonic() - started >= 1:  # no answer, rather than a closed connection
+            with _lock:
+                _failed_at[self.server] = time.monotonic()
+        return False
 
     def get_new_connection(self, conn_params):
         server = self.server
