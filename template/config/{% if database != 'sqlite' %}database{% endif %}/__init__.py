@@ -44,8 +44,7 @@ class FailFast(BaseDatabaseWrapper):
             return execute(sql, params, many, context)
         except OperationalError as error:
             if self.unreachable(error.__cause__):
-                with _lock:
-                    _failed_at[self.server] = time.monotonic()
+                self.failed()
             raise
 
     def is_usable(self):
@@ -58,8 +57,7 @@ class FailFast(BaseDatabaseWrapper):
         if super().is_usable():
             return True
         if time.monotonic() - started >= 1:  # no answer, rather than a closed connection
-            with _lock:
-                _failed_at[self.server] = time.monotonic()
+            self.failed()
         return False
 
     def get_new_connection(self, conn_params):
@@ -80,12 +78,16 @@ class FailFast(BaseDatabaseWrapper):
             connection = super().get_new_connection(conn_params)
         except self.Database.OperationalError as error:
             if self.unreachable(error):
-                with _lock:
-                    _failed_at[server] = time.monotonic()
+                self.failed(server)  # as it was when we tried: settings can change meanwhile
             raise
         with _lock:
             _failed_at.pop(server, None)
         return connection
+
+    def failed(self, server=None):
+        """The database did not answer: fail new connections at once from now on."""
+        with _lock:
+            _failed_at[server or self.server] = time.monotonic()
 
     def reconnected(self):
         """Whether a connection made in the background shows the database answers again."""
