@@ -164,7 +164,8 @@ def test_cloud_run_probes_call_routes_that_exist(installed_projects, answers):
     container = cloud_run_containers(project)["web"]
     paths = [container[probe]["httpGet"]["path"] for probe in ("startupProbe", "livenessProbe")]
 
-    assert resolved_views(project, paths) == ["health:live", "health:live"]
+    # Cloud Run sends no traffic before the startup probe passes: it asks for readiness.
+    assert resolved_views(project, paths) == ["health:ready", "health:live"]
 
 
 @pytest.mark.parametrize("answers", GCP)

@@ -112,10 +112,12 @@ def served(image):
     port, metrics_port = free_port(), free_port()
     container = image.start(PORT=str(port), METRICS_PORT=str(metrics_port))
     deadline = time.monotonic() + 60
+    # Until every check passes, as a load balancer waits: on a loaded machine the first probe
+    # can find the cache or the broker slow to connect (ready, but degraded).
     while time.monotonic() < deadline:
         try:
-            status, _ = get(port, "/health/ready/", POD_IP_HOST)
-            if status == 200:
+            status, body = get(port, "/health/ready/", POD_IP_HOST)
+            if status == 200 and json.loads(body)["status"] == "ok":
                 break
         except OSError:
             pass
