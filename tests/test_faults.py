@@ -1,8 +1,9 @@
 """Fault drills: served projects put through what production does to them.
 
 The default project (sync workers, PostgreSQL, Redis) and an ASGI project (MariaDB, Memcached,
-Celery on Redis) run under `uv run gunicorn` with production settings. Each service they use is reached through a FaultProxy (fault_proxy.py) that
-the drill cuts, blackholes or restores; the machine's shared services are never touched.
+Celery on Redis) run under `uv run gunicorn` with production settings. Each service they use is
+reached through a FaultProxy (fault_proxy.py) that the drill cuts, blackholes or restores; the
+machine's shared services are never touched.
 
 Each drill runs once per project (module-scoped fixtures) and records what clients saw; the
 tests below read that record, one behaviour each. The figures are printed for the closing note

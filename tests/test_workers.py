@@ -71,15 +71,31 @@ class Worker:
         return returncode
 
 
+@pytest.fixture(scope="session")
+def migrated_projects(installed_projects):
+    """Each project migrated, and its queues emptied, once per session: every test's tasks are
+    done when it ends."""
+    migrated = {}
+
+    def get(answers):
+        project = installed_projects(answers)
+        if project.path not in migrated:
+            project.manage("migrate", "--noinput", env=production(project))
+            if project.answers["background_tasks"] == "celery":
+                # Messages left by an earlier run would be delivered to this run's worker.
+                queues = "--queues=default,critical"
+                project.uv(
+                    "celery", "--app=config", "purge", "--force", queues, env=production(project)
+                )
+            migrated[project.path] = project
+        return project
+
+    return get
+
+
 @pytest.fixture
-def worker_project(installed_projects, answers):
-    project = installed_projects(answers)
-    project.manage("migrate", "--noinput", env=production(project))
-    if project.answers["background_tasks"] == "celery":
-        # Messages left by an earlier run would be delivered to this run's worker.
-        purge = ["celery", "--app=config", "purge", "--force", "--queues=default,critical"]
-        project.uv(*purge, env=production(project))
-    return project
+def worker_project(migrated_projects, answers):
+    return migrated_projects(answers)
 
 
 @pytest.fixture
