@@ -20,13 +20,14 @@ COPIER_YML = TEMPLATE_DIR / "copier.yml"
 
 DATABASES = ["postgresql", "mysql", "sqlite"]
 CACHES = ["redis", "memcached", "database", "none"]
+# Every database with every cache; SQLite without a cache is the minimal preset (further down),
+# a service with no background work, monitoring, API or example app at all.
 COMBINATIONS = [
     {"project_name": "Café Orders", "database": database, "cache": cache}
     for database in DATABASES
     for cache in CACHES
+    if (database, cache) != ("sqlite", "none")
 ]
-# A service with no background work at all.
-COMBINATIONS[-1]["background_tasks"] = "none"
 # Each observability choice alone, beside the default (prometheus) and all three further down.
 COMBINATIONS[1]["observability"] = ["sentry", "prometheus"]  # postgresql, memcached
 COMBINATIONS[4]["observability"] = ["opentelemetry"]  # mysql, redis

@@ -18,12 +18,24 @@ from .conftest import broker_url, free_port, require_program, wait_until_listeni
 from .smtp_sink import SMTPSink
 from .test_projects import DEFAULTS, projects_where
 
+
+def one_per_backend(params):
+    """The first project of each database (behind PgBouncer or not) and broker: the worker's
+    code is the same for the others."""
+    chosen = {}
+    for param in params:
+        answers = DEFAULTS | param.values[0]
+        backend = (answers["database"], answers["pgbouncer"], answers.get("task_broker"))
+        chosen.setdefault(backend, param)
+    return list(chosen.values())
+
+
 # Django tasks on each database (the worker polls it, so each one's locking matters), and Celery
-# on each broker.
+# on each broker and database.
 with_worker_projects = pytest.mark.parametrize(
     "answers",
-    projects_where(background_tasks="django_tasks", cache="redis")
-    + projects_where(background_tasks="celery"),
+    one_per_backend(projects_where(background_tasks="django_tasks", cache="redis"))
+    + one_per_backend(projects_where(background_tasks="celery")),
 )
 
 
