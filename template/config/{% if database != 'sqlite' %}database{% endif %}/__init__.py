@@ -99,8 +99,9 @@ class FailFast(BaseDatabaseWrapper):
         return True
 
     def unreachable(self, error):
-        """Whether the error says the database did not answer (rather than, say, that it refused
-        the password or has no such database, which waiting would not change)."""
+        """Whether the error says the database did not answer, as far as the driver tells: a
+        connection it could not make may also be a refused password, which failing fast for a
+        moment does not make worse."""
         raise NotImplementedError
 
 

@@ -11,7 +11,7 @@ cancels a slow query first; the pool's check before lending one waits a quarter 
 import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .. import FailFast
 
@@ -37,6 +37,11 @@ class DatabaseWrapper(FailFast, base.DatabaseWrapper):
         return True
 
     def unreachable(self, error):
+        if isinstance(error, PoolTimeout):
+            # Every connection lent out is a busy process, not a database that did not answer:
+            # only a pool that could not fill itself says so.
+            pool = self._connection_pools.get(self.alias)
+            return pool is None or pool.get_stats()["pool_size"] < pool.max_size
         # The server's own errors carry an SQLSTATE; no answer at all does not.
         return isinstance(error, psycopg.Error) and error.sqlstate is None
 
