@@ -36,35 +36,34 @@ class Env(environ.Env):
         return self._number(var, default, float, "a number", minimum, maximum)
 
     def choice(self, var, choices, default=NOTSET):
-        value = self.str(var, default=default)
+        value = self._text(var, default)
         if value not in choices:
             raise invalid(var, value, f"one of {', '.join(choices)}")
         return value
 
     def rate(self, var, default=NOTSET):
-        value = self.str(var, default=default)
+        value = self._text(var, default)
         if not RATE.fullmatch(value):
             raise invalid(var, value, "a rate such as 5/min (n/s, n/min, n/hour or n/day)")
         return value
 
     def url_path(self, var, default=NOTSET):
-        value = self.str(var, default=default)
+        value = self._text(var, default)
         if not re.fullmatch(r"([A-Za-z0-9._~-]+/)+", value):
             raise invalid(var, value, "a URL path that ends with / and does not start with one")
         return value
 
     def hosts(self, var, default=NOTSET):
         """Hostnames the service answers on: never "*", which would let any Host header in."""
-        hosts = self.list(var, default=default)
+        hosts = [host.strip() for host in self.list(var, default=default)]
         if not hosts or "*" in hosts or not all(hosts):
             raise invalid(var, ",".join(hosts), "comma-separated hostnames, without *")
         return hosts
 
     def origins(self, var, default=NOTSET):
-        origins = self.list(var, default=default)
+        origins = [origin.strip() for origin in self.list(var, default=default)]
         for origin in origins:
-            parts = urlsplit(origin)
-            if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path:
+            if not well_formed(origin, ("http", "https")) or urlsplit(origin).path:
                 raise invalid(var, origin, "comma-separated origins such as https://example.com")
         return origins
 
@@ -77,8 +76,7 @@ class Env(environ.Env):
 
     def db_url(self, var="DATABASE_URL", default=NOTSET, engine=None, *, schemes=()):
         url = self.str(var, default=default)
-        scheme = urlsplit(url).scheme
-        if scheme != "sqlite" and not well_formed(url, schemes, path=True):
+        if not url.startswith("sqlite:") and not well_formed(url, schemes, path=True):
             example = f"{schemes[0]}://user:password@host:port/name" if schemes else "sqlite:///"
             raise invalid(var, redacted(url), f"a database URL such as {example}")
         return self.db_url_config(url, engine)
@@ -128,10 +126,11 @@ def well_formed(url, schemes, path=False):
 
 def redacted(url):
     """A URL as an error message may show it: without its password."""
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # not a URL: whatever precedes an @ may be a password
+        return url.rpartition("@")[2]
+    return url.replace(f":{password}@", ":***@", 1) if password else url
 
 
 def invalid(var, value, expected):
