@@ -95,6 +95,7 @@ BAD_INPUTS = [
     E("DATABASE_URL", "postgres://", "DATABASE_URL='postgres://' is not valid"),
     E("DATABASE_URL", "mysql://root@db:3306/x", "expected a database URL such as postgres://"),
     E("DATABASE_URL", "postgres://u:s3cret@db:port/x", "postgres://u:***@db:port/x"),
+    E("DATABASE_URL", "postgres://u:s3cret@[db/x", "DATABASE_URL='[db/x' is not valid"),
     E("DATABASE_SSLMODE", "required", "expected one of disable, allow, prefer, require"),
     E("DATABASE_TIMEOUT", "5s", "DATABASE_TIMEOUT='5s' is not valid: expected a whole number"),
     E("DATABASE_TIMEOUT", "1", "expected a whole number from 2 to 600"),
