@@ -478,6 +478,9 @@ def cache_backend(path, slug, counted):
 
 
 ANSWERS_USED = ("project_slug", "python_version", "database", "cache", "background_tasks")
+# Seconds a migrate job may wait on the database (a migration may rewrite a large table), and
+# the most DATABASE_TIMEOUT accepts.
+MIGRATION_DATABASE_TIMEOUT = 600
 
 
 class DerivedContext(ContextHook):
@@ -499,6 +502,7 @@ class DerivedContext(ContextHook):
         ):
             return  # an invalid choice: Copier reports it with the allowed values
         cache_is_networked = cache in CACHE_URL_EXAMPLES
+        context["migration_database_timeout"] = MIGRATION_DATABASE_TIMEOUT
         # pgbouncer is only asked for PostgreSQL; an answer left over from before is ignored.
         context["uses_pgbouncer"] = database == "postgresql" and bool(context.get("pgbouncer"))
         # Production pools PostgreSQL connections in each process, unless PgBouncer does.

@@ -100,6 +100,13 @@ def wait_until_listening(port, process, name, timeout=60):
     pytest.fail(f"{name} did not listen on {port} within {timeout}s")
 
 
+def every_check_passes(status, body):
+    """Whether a /health/ready/ answer reports every check ok: a degraded service answers 200
+    too, so a test that wants every dependency connected waits for this, as for a load
+    balancer's first probe on a loaded machine."""
+    return status == 200 and json.loads(body)["status"] == "ok"
+
+
 def log_records(text, message, **fields):
     """The JSON log lines of a service's output whose message starts with message and that carry
     these fields (other lines are skipped)."""

@@ -9,7 +9,6 @@ podman 4.3 (Debian 12) runs no healthcheck timers without systemd, and podman-co
 the timer would; waiting for a one-shot service to exit 0) before it starts the dependents.
 """
 
-import json
 import shutil
 import socket
 import ssl
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import log_records, missing, run
+from .conftest import every_check_passes, log_records, missing, run
 from .images import base_images, ensure_base_images, podman
 from .test_projects import SMOKE_ANSWERS, combination_id
 
@@ -105,7 +104,7 @@ class Stack:
         while time.monotonic() < deadline:
             try:
                 response, body = https_get(self, "/health/ready/")
-                if response.status == 200 and json.loads(body)["status"] == "ok":
+                if every_check_passes(response.status, body):
                     return
             except OSError as error:
                 body = str(error)
