@@ -507,6 +507,9 @@ class DerivedContext(ContextHook):
         context["uses_pgbouncer"] = database == "postgresql" and bool(context.get("pgbouncer"))
         # Production pools PostgreSQL connections in each process, unless PgBouncer does.
         context["uses_connection_pool"] = database == "postgresql" and not context["uses_pgbouncer"]
+        # PostgreSQL wakes an idle Django-tasks worker (LISTEN/NOTIFY), except through PgBouncer's
+        # transaction pooling, which cannot LISTEN: there the worker polls.
+        context["task_wakeups"] = background == "django_tasks" and context["uses_connection_pool"]
         # task_broker is only asked for Celery: "" means no broker at all.
         broker = (context.get("task_broker") or "redis") if background == "celery" else ""
         context["broker"] = broker

@@ -42,12 +42,12 @@ with_worker_projects = pytest.mark.parametrize(
 class Worker:
     """The project's worker process, started with the command compose.prod.yaml runs."""
 
-    def __init__(self, project, env, log_path, role="worker"):
+    def __init__(self, project, env, log_path, role="worker", extra_args=()):
         command = yaml.safe_load((project.path / "compose.prod.yaml").read_text())["services"][
             role
         ]["command"]
         # The virtualenv's own executable, so signals reach the worker, not a `uv run` wrapper.
-        command = [str(project.path / ".venv" / "bin" / command[0]), *command[1:]]
+        command = [str(project.path / ".venv" / "bin" / command[0]), *command[1:], *extra_args]
         self.log_path = log_path
         self.metrics_port = env["METRICS_PORT"]
         self.log = log_path.open("w")
@@ -282,3 +282,53 @@ def test_a_task_queued_before_a_broker_outage_still_runs(worker_project, smtp, t
         redis.wait(timeout=30)
 
     assert len(smtp.messages) == 1
+
+
+# Django tasks straight on PostgreSQL (no PgBouncer): enqueuing wakes the idle worker.
+woken_worker_projects = pytest.mark.parametrize(
+    "answers",
+    one_per_backend(
+        projects_where(background_tasks="django_tasks", database="postgresql", pgbouncer=False)
+    ),
+)
+
+
+@woken_worker_projects
+def test_an_idle_worker_is_woken_by_the_enqueue_not_its_polling_interval(
+    worker_project, smtp, tmp_path
+):
+    """With a 10-minute polling interval, only PostgreSQL's notification can start the task
+    before the test gives up."""
+    env = worker_env(worker_project, smtp, tmp_path)
+    worker = Worker(worker_project, env, tmp_path / "w.log", extra_args=["--interval", "600"])
+    try:
+        worker.wait_for_log("Starting worker")
+        first, second = uuid.uuid4().hex, uuid.uuid4().hex
+        send_notification(worker_project, first)
+        worker.wait_for_log("Notification sent", timeout=60, idempotency_key=first)
+        # The worker looked once more after the first task, found nothing, and waits.
+        send_notification(worker_project, second)
+
+        worker.wait_for_log("Notification sent", timeout=60, idempotency_key=second)
+    finally:
+        worker.stop()
+
+
+@woken_worker_projects
+def test_a_worker_whose_listening_connection_is_cut_polls_and_listens_again(
+    worker_project, worker, smtp
+):
+    worker.wait_for_log("Starting worker")
+    database = worker_project.production_env()["DATABASE_URL"].rsplit("/", 1)[1]
+    terminate = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        f" WHERE datname = '{database}' AND query LIKE 'LISTEN%'"
+    )
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", terminate], check=True)
+    worker.wait_for_log("Not woken by PostgreSQL")
+    key = uuid.uuid4().hex
+    send_notification(worker_project, key)
+
+    worker.wait_for_log("Notification sent", idempotency_key=key)
+
+    assert worker.process.poll() is None
