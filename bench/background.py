@@ -2,9 +2,11 @@
 
 (c) requests/s of /health/live/ served through ASGI (gunicorn + uvicorn workers) against WSGI
     (gunicorn sync workers), same worker count, same settings, load from wrk, interleaved.
-(d) enqueue -> complete latency of the example task (median, p95) for each runner: Django tasks
-    (database worker), Celery on Redis, Celery on RabbitMQ. The task sends a real email to a
-    local SMTP server; "complete" is the moment its Notification row is visible.
+(d) enqueue -> complete latency of the example task (median, p95) for each runner, each task
+    enqueued to an idle worker: Django tasks on PostgreSQL (woken by NOTIFY), on MySQL and on
+    SQLite (polling), Celery on Redis, Celery on RabbitMQ; and the queries per second an idle
+    Django-tasks worker costs its database. The task sends a real email to a local SMTP server;
+    "complete" is the moment its Notification row is visible.
 
 Usage: uv run python bench/background.py [--rounds N] [--seconds S] [--tasks N]
 Needs wrk (Debian package), uv, and the loopback PostgreSQL, Redis and RabbitMQ the template
@@ -27,31 +29,64 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.run import TEMPLATE_DIR, free_port, recreate_database, wrk
 from tests.smtp_sink import SMTPSink
 
+TASKS = ["-d", "background_tasks=django_tasks"]
+# runner: (answers, environment)
 RUNNERS = {
-    "django_tasks": ["-d", "background_tasks=django_tasks"],
-    "celery+redis": ["-d", "background_tasks=celery", "-d", "task_broker=redis"],
-    "celery+rabbitmq": ["-d", "background_tasks=celery", "-d", "task_broker=rabbitmq"],
+    "django_tasks on PostgreSQL": (TASKS, {}),
+    "django_tasks on MySQL": (
+        [*TASKS, "-d", "database=mysql"],
+        {"DATABASE_URL": "mysql://root@127.0.0.1:3306/foundry_bench"},
+    ),
+    "django_tasks on SQLite": ([*TASKS, "-d", "database=sqlite"], {"DATABASE_URL": "sqlite:///"}),
+    "celery+redis": (
+        ["-d", "background_tasks=celery", "-d", "task_broker=redis"],
+        {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/14"},
+    ),
+    "celery+rabbitmq": (
+        ["-d", "background_tasks=celery", "-d", "task_broker=rabbitmq"],
+        {"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"},
+    ),
 }
-BROKERS = {
-    "celery+redis": "redis://127.0.0.1:6379/14",
-    "celery+rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
-}
+# Each task is enqueued after a pause, so the worker is idle (waiting or polling) when it comes.
+# Then the worker is left idle for IDLE_SECONDS while the database counts its statements.
 MEASURE = """
-import json, statistics, sys, time, uuid
+import json, random, sys, time, uuid
 import django
 django.setup()
+from django.db import connection
 from bench_service.notifications.models import Notification
 from bench_service.notifications.tasks import enqueue_notification
+
+STATEMENTS = {
+    "postgresql": "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+    "mysql": "SELECT variable_value FROM information_schema.global_status"
+    " WHERE variable_name = 'COM_SELECT'",
+}
+
+
+def statements():
+    with connection.cursor() as cursor:
+        cursor.execute(STATEMENTS[connection.vendor])
+        return int(cursor.fetchone()[0])
+
+
 latencies = []
 for _ in range(int(sys.argv[1])):
+    time.sleep(random.uniform(0.3, 0.8))
     key = uuid.uuid4().hex
     started = time.perf_counter()
     enqueue_notification(idempotency_key=key, recipient="a@example.com", subject="s", body="b")
     while not Notification.objects.filter(idempotency_key=key).exists():
         time.sleep(0.002)
     latencies.append(time.perf_counter() - started)
-print(json.dumps(latencies))
-"""
+idle = None
+if connection.vendor in STATEMENTS:
+    time.sleep(2)  # PostgreSQL publishes its counters up to a second late
+    before = statements()
+    time.sleep(IDLE_SECONDS)
+    idle = (statements() - before - 1) / IDLE_SECONDS
+print(json.dumps({"latencies": latencies, "idle": idle}))
+""".replace("IDLE_SECONDS", "10")
 
 
 def render(destination, answers):
@@ -128,21 +163,26 @@ def asgi_vs_wsgi(workdir, rounds, seconds):
 
 def task_latency(workdir, tasks):
     recreate_database("foundry_bench")
+    mysql = ["mysql", "-h", "127.0.0.1", "-u", "root", "-e"]
+    drop_create = "DROP DATABASE IF EXISTS foundry_bench; CREATE DATABASE foundry_bench"
+    subprocess.run([*mysql, drop_create], check=True)
     with SMTPSink() as smtp:
-        for runner, answers in RUNNERS.items():
-            project = workdir / runner.replace("+", "-")
+        for runner, (answers, runner_env) in RUNNERS.items():
+            project = workdir / runner.replace("+", "-").replace(" ", "-")
             render(project, answers)
+            if runner_env.get("DATABASE_URL") == "sqlite:///":
+                runner_env = {"DATABASE_URL": f"sqlite:///{project / 'db.sqlite3'}"}
             env = base_env(
                 EMAIL_HOST="127.0.0.1",
                 EMAIL_PORT=str(smtp.port),
                 EMAIL_USE_TLS="false",
                 WORKER_HEARTBEAT_FILE=str(project / "heartbeat"),
-                **({"CELERY_BROKER_URL": BROKERS[runner]} if runner in BROKERS else {}),
+                **runner_env,
             )
             python = str(project / ".venv/bin/python")
             migrate = [python, "manage.py", "migrate", "-v0"]
             subprocess.run(migrate, cwd=project, env=env, check=True)
-            if runner in BROKERS:
+            if "CELERY_BROKER_URL" in runner_env:
                 command = [
                     str(project / ".venv/bin/celery"),
                     "--app=config",
@@ -176,11 +216,16 @@ def task_latency(workdir, tasks):
             finally:
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(timeout=60)
-            latencies = [seconds * 1000 for seconds in json.loads(output.stdout)]
+            measured = json.loads(output.stdout)
+            latencies = [seconds * 1000 for seconds in measured["latencies"]]
             median = statistics.median(latencies)
+            idle = "" if measured["idle"] is None else f"; idle: {measured['idle']:.1f} queries/s"
+            if "CELERY_BROKER_URL" in runner_env:
+                idle = ""  # the database is not what a Celery worker waits on
             print(
                 f"(d) {runner}: enqueue -> complete median {median:.0f} ms, "
-                f"p95 {percentile(latencies, 0.95):.0f} ms over {tasks} tasks"
+                f"p95 {percentile(latencies, 0.95):.0f} ms over {tasks} tasks{idle}",
+                flush=True,
             )
 
 
@@ -189,10 +234,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--only", choices=["asgi", "tasks"])
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="foundry-bench-"))
-    asgi_vs_wsgi(workdir, args.rounds, args.seconds)
-    task_latency(workdir, args.tasks)
+    if args.only != "tasks":
+        asgi_vs_wsgi(workdir, args.rounds, args.seconds)
+    if args.only != "asgi":
+        task_latency(workdir, args.tasks)
 
 
 if __name__ == "__main__":
