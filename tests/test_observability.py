@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import uuid
 
 import pytest
 import yaml
@@ -511,3 +512,44 @@ def test_spans_reach_the_collector_and_share_their_trace_id_with_the_log_line(
     assert not any("/health/" in span.name for _, span in spans)
     prometheus = "prometheus" in project.answers["observability"]
     assert bool(receiver.exports.get("/v1/metrics")) is not prometheus
+
+
+@pytest.mark.parametrize("answers", TRACED)
+def test_only_the_requests_the_sampler_keeps_are_traced(
+    installed_projects, answers, receiver, tmp_path
+):
+    """Callers that sampled their trace get a server span joined to it; callers that did not get
+    no span at all; and of the requests that start a trace, the ratio sampler keeps its share
+    (one it kept twice would be sampled at the square of the ratio)."""
+    project = installed_projects(answers)
+    env = project.production_env(
+        DATABASE_SSLMODE="disable",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.port}",
+        OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG="0.5",
+        OTEL_BSP_SCHEDULE_DELAY="100",
+    )
+    project.manage("migrate", "--noinput", env=env)
+    project.manage("collectstatic", "--noinput", env=env)
+    server = Server(project, env, tmp_path / "gunicorn.log")
+    callers = {flags: [uuid.uuid4().hex for _ in range(20)] for flags in ("01", "00")}
+    try:
+        for flags, trace_ids in callers.items():
+            for trace_id in trace_ids:
+                traceparent = f"00-{trace_id}-{'ab' * 8}-{flags}"
+                response, _ = server.page("/", project, headers={"traceparent": traceparent})
+                assert response.status == 200
+        for _ in range(200):
+            assert server.page("/", project)[0].status == 200
+        time.sleep(1)  # a few export intervals
+    finally:
+        server.stop()
+
+    served = [span for _, span in receiver.spans() if span.kind == 2]
+    by_trace = {span.trace_id.hex(): span for span in served}
+    assert set(callers["01"]) <= set(by_trace)
+    assert all(by_trace[t].parent_span_id.hex() == "ab" * 8 for t in callers["01"])
+    traced = {span.trace_id.hex() for _, span in receiver.spans()}
+    assert not traced & set(callers["00"])
+    started_here = len(served) - len(callers["01"])
+    assert 75 <= started_here <= 125, started_here  # binomial(200, 0.5); 25 % would give ~50
