@@ -10,6 +10,9 @@
     against [prometheus]). It exports over OTLP/HTTP to a receiver in this process, which only
     keeps what arrives.
 
+Then the same projects again in one process each, the WSGI handler called in a loop for `/`: the
+application's own cost per request, free of the noise of five servers and wrk sharing two cores.
+
 Usage: uv run python bench/observability.py [--rounds N] [--seconds S]
 Needs wrk (Debian package) and uv; no other service.
 """
@@ -50,6 +53,50 @@ HEADERS = {"Host": "bench-service.example.com", "X-Forwarded-Proto": "https"}
 PAGES = ["/", "/admin/login/"]
 
 
+# The WSGI handler called in a loop: the application's own cost per request, without the
+# server, the network or wrk sharing the two cores.
+HANDLER_LOOP = """
+import io, sys, time
+from config.wsgi import application
+
+path, count = sys.argv[1], int(sys.argv[2])
+environ = {
+    "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
+    "SERVER_NAME": "bench-service.example.com", "SERVER_PORT": "443",
+    "HTTP_HOST": "bench-service.example.com", "HTTP_X_FORWARDED_PROTO": "https",
+    "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
+}
+
+
+def call():
+    status = []
+    body = application(environ | {"wsgi.input": io.BytesIO()}, lambda s, h: status.append(s))
+    b"".join(body)
+    assert status[0].startswith("200"), status
+
+
+for _ in range(300):
+    call()
+started = time.perf_counter()
+for _ in range(count):
+    call()
+print((time.perf_counter() - started) / count * 1e6)
+"""
+
+
+def handler_costs(projects, rounds, count=3000):
+    """Microseconds per request of `/` for each (name: (project, env)), rounds interleaved."""
+    costs = {name: [] for name in projects}
+    for _ in range(rounds):
+        for name, (project, env) in projects.items():
+            command = [str(project / ".venv/bin/python"), "-c", HANDLER_LOOP, "/", str(count)]
+            output = subprocess.run(
+                command, cwd=project, env=env, check=True, capture_output=True, text=True
+            ).stdout
+            costs[name].append(float(output.split()[-1]))
+    return {name: statistics.median(values) for name, values in costs.items()}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
@@ -59,7 +106,7 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="foundry-bench-observability-"))
     receiver = OTLPReceiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    servers = {}
+    servers, projects = {}, {}
     rates = {(name, page): [] for name in CHOICES for page in PAGES}
     try:
         for name, (observability, extra) in CHOICES.items():
@@ -79,6 +126,7 @@ def main():
             )
             port = free_port()
             servers[name] = (start_gunicorn(project, env, port), port)
+            projects[name] = (project, env | {"PYTHONPATH": str(project)})
         time.sleep(5)
         for _, port in servers.values():
             for page in PAGES:
@@ -87,6 +135,7 @@ def main():
             for name, page in rates:
                 url = f"http://127.0.0.1:{servers[name][1]}{page}"
                 rates[name, page].append(wrk(url, args.seconds, HEADERS))
+        costs = handler_costs(projects, args.rounds)
     finally:
         for process, _ in servers.values():
             process.terminate()
@@ -106,6 +155,14 @@ def main():
                 f"{1 - rate / base:.0%} (target <= {target:.0%})"
             )
     print(f"    ({spans} spans reached the OTLP receiver)")
+    print(f"(e) in one process, WSGI handler called 3000 times for /, medians of {args.rounds}")
+    for name, (baseline, target) in TARGETS.items():
+        added = costs[name] / costs[baseline] - 1
+        print(
+            f"    {name}: {costs[name]:.0f} us vs {baseline} {costs[baseline]:.0f} us, "
+            f"throughput cost {1 - costs[baseline] / costs[name]:.0%} (+{added:.0%} time; "
+            f"target <= {target:.0%})"
+        )
 
 
 if __name__ == "__main__":
