@@ -230,7 +230,7 @@ def observability_variables(observability, slug):
                 "",
                 "OTLP/HTTP collector, e.g. http://otel-collector:4318; no telemetry when unset",
             ),
-            ("OTEL_SERVICE_NAME", slug, "Service name on traces and metrics"),
+            ("OTEL_SERVICE_NAME", slug, "Service name on everything OpenTelemetry exports"),
             (
                 "OTEL_TRACES_SAMPLER",
                 "parentbased_traceidratio",

@@ -514,13 +514,26 @@ def test_spans_reach_the_collector_and_share_their_trace_id_with_the_log_line(
     assert bool(receiver.exports.get("/v1/metrics")) is not prometheus
 
 
-@pytest.mark.parametrize("answers", TRACED)
+# Beside Prometheus, the sampler decides before the instrumentation runs
+# (config/sampled_tracing.py): under WSGI, as adding opentelemetry to the default [prometheus]
+# gives, and under ASGI.
+SAMPLED = [
+    *TRACED,
+    next(
+        p
+        for p in OPENTELEMETRY_PROJECTS
+        if "prometheus" in (DEFAULTS | p.values[0])["observability"] and not p.values[0].get("asgi")
+    ),
+]
+
+
+@pytest.mark.parametrize("answers", SAMPLED)
 def test_only_the_requests_the_sampler_keeps_are_traced(
     installed_projects, answers, receiver, tmp_path
 ):
-    """Callers that sampled their trace get a server span joined to it; callers that did not get
-    no span at all; and of the requests that start a trace, the ratio sampler keeps its share
-    (one it kept twice would be sampled at the square of the ratio)."""
+    """Callers that sampled their trace get a server span joined to it, with its route; callers
+    that did not get no span at all; and of the requests that start a trace, the ratio sampler
+    keeps its share (one it kept twice would be sampled at the square of the ratio)."""
     project = installed_projects(answers)
     env = project.production_env(
         DATABASE_SSLMODE="disable",
@@ -537,7 +550,8 @@ def test_only_the_requests_the_sampler_keeps_are_traced(
         for flags, trace_ids in callers.items():
             for trace_id in trace_ids:
                 traceparent = f"00-{trace_id}-{'ab' * 8}-{flags}"
-                response, _ = server.page("/", project, headers={"traceparent": traceparent})
+                headers = {"traceparent": traceparent}
+                response, _ = server.page("/admin/login/", project, headers=headers)
                 assert response.status == 200
         for _ in range(200):
             assert server.page("/", project)[0].status == 200
@@ -549,6 +563,13 @@ def test_only_the_requests_the_sampler_keeps_are_traced(
     by_trace = {span.trace_id.hex(): span for span in served}
     assert set(callers["01"]) <= set(by_trace)
     assert all(by_trace[t].parent_span_id.hex() == "ab" * 8 for t in callers["01"])
+    routes = {
+        attribute.value.string_value
+        for t in callers["01"]
+        for attribute in by_trace[t].attributes
+        if attribute.key == "http.route"
+    }
+    assert routes == {"admin/login/"}
     traced = {span.trace_id.hex() for _, span in receiver.spans()}
     assert not traced & set(callers["00"])
     started_here = len(served) - len(callers["01"])
