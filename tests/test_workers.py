@@ -314,21 +314,31 @@ def test_an_idle_worker_is_woken_by_the_enqueue_not_its_polling_interval(
         worker.stop()
 
 
+def listening_backends(project):
+    """The process IDs of the PostgreSQL connections LISTENing for the project's tasks."""
+    database = project.production_env()["DATABASE_URL"].rsplit("/", 1)[1]
+    query = (
+        f"SELECT pid FROM pg_stat_activity WHERE datname = '{database}' AND query LIKE 'LISTEN%'"
+    )
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-At", "-c", query]
+    return set(subprocess.run(psql, check=True, capture_output=True, text=True).stdout.split())
+
+
 @woken_worker_projects
 def test_a_worker_whose_listening_connection_is_cut_polls_and_listens_again(
     worker_project, worker, smtp
 ):
-    worker.wait_for_log("Starting worker")
-    database = worker_project.production_env()["DATABASE_URL"].rsplit("/", 1)[1]
-    terminate = (
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        f" WHERE datname = '{database}' AND query LIKE 'LISTEN%'"
-    )
+    worker.wait_for_log("Starting worker")  # logged once it listens
+    [cut] = listening_backends(worker_project)
+    terminate = f"SELECT pg_terminate_backend({cut})"
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", terminate], check=True)
     worker.wait_for_log("Not woken by PostgreSQL")
     key = uuid.uuid4().hex
     send_notification(worker_project, key)
-
     worker.wait_for_log("Notification sent", idempotency_key=key)
 
+    deadline = time.monotonic() + 30
+    while not listening_backends(worker_project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert listening_backends(worker_project) - {cut}
     assert worker.process.poll() is None
