@@ -455,21 +455,31 @@ def receiver():
         server.shutdown()
 
 
+def traced_server(project, receiver, log_path, **otel):
+    """The project's gunicorn in production, exporting to the receiver every 100 ms."""
+    env = project.production_env(
+        DATABASE_SSLMODE="disable",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.port}",
+        OTEL_BSP_SCHEDULE_DELAY="100",
+        **otel,
+    )
+    project.manage("migrate", "--noinput", env=env)
+    project.manage("collectstatic", "--noinput", env=env)
+    return Server(project, env, log_path)
+
+
 @pytest.mark.parametrize("answers", TRACED)
 def test_spans_reach_the_collector_and_share_their_trace_id_with_the_log_line(
     installed_projects, answers, receiver, tmp_path
 ):
     project = installed_projects(answers)
-    env = project.production_env(
-        DATABASE_SSLMODE="disable",
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.port}",
+    server = traced_server(
+        project,
+        receiver,
+        tmp_path / "gunicorn.log",
         OTEL_TRACES_SAMPLER="parentbased_always_on",  # every request, so every log line joins
-        OTEL_BSP_SCHEDULE_DELAY="100",
         OTEL_METRIC_EXPORT_INTERVAL="500",
     )
-    project.manage("migrate", "--noinput", env=env)
-    project.manage("collectstatic", "--noinput", env=env)
-    server = Server(project, env, tmp_path / "gunicorn.log")
     paths, statuses = [], []
 
     def server_spans():
@@ -535,16 +545,13 @@ def test_only_the_requests_the_sampler_keeps_are_traced(
     that did not get no span at all; and of the requests that start a trace, the ratio sampler
     keeps its share (one it kept twice would be sampled at the square of the ratio)."""
     project = installed_projects(answers)
-    env = project.production_env(
-        DATABASE_SSLMODE="disable",
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.port}",
+    server = traced_server(
+        project,
+        receiver,
+        tmp_path / "gunicorn.log",
         OTEL_TRACES_SAMPLER="parentbased_traceidratio",
         OTEL_TRACES_SAMPLER_ARG="0.5",
-        OTEL_BSP_SCHEDULE_DELAY="100",
     )
-    project.manage("migrate", "--noinput", env=env)
-    project.manage("collectstatic", "--noinput", env=env)
-    server = Server(project, env, tmp_path / "gunicorn.log")
     callers = {flags: [uuid.uuid4().hex for _ in range(20)] for flags in ("01", "00")}
     try:
         for flags, trace_ids in callers.items():
