@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.background import base_env, render
 from bench.run import free_port, start_gunicorn, wrk
-from tests.conftest import EMULATOR_COMMANDS, cloud_environment
+from tests.helpers import EMULATOR_COMMANDS, cloud_environment
 
 ANSWERS = ["-d", "database=sqlite", "-d", "cache=none", "-d", "background_tasks=none"]
 ANSWERS += ["-d", "observability=[]"]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.background import base_env, render
 from bench.run import free_port, start_gunicorn, wrk
-from tests.test_observability import OTLPReceiver
+from tests.helpers import OTLPReceiver
 
 # name: (observability answer, extra environment)
 CHOICES = {

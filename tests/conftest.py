@@ -1,416 +1,71 @@
-"""Shared machinery: render projects once per session, install them, and reach real services."""
+"""The tests' fixtures: projects rendered and installed once per session, the services and
+machinery they run against, and what each test module serves, drills or builds from them. Plain
+helpers are in helpers.py; the answer sets in matrix.py."""
 
-import hashlib
-import http.client
+import concurrent.futures
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from pytest_copie.plugin import Copie
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-# Where each service listens on CI's machine (and a developer's, if they run one).
-SERVICES = {
-    "postgresql": ("127.0.0.1", 5432),
-    "mysql": ("127.0.0.1", 3306),
-    "redis": ("127.0.0.1", 6379),
-    "memcached": ("127.0.0.1", 11211),
-    "rabbitmq": ("127.0.0.1", 5672),
-}
-# Variables of the machine that must not leak into a rendered project's processes.
-PROJECT_VARIABLES = (
-    "DJANGO_",
-    "DATABASE_",
-    "CACHE_",
-    "CELERY_",
-    "EMAIL_",
-    "TASK_",
-    "WORKER_",
-    "METRICS_",
-    "PROMETHEUS_",
-    "SENTRY_",
-    "OTEL_",
-    "API_",
-    "CORS_",
-    "LOGIN_RATE_LIMIT",
-    "NUM_PROXIES",
-    "AWS_",
-    "GS_",
-    "GOOGLE_",
-    "AZURE_",
-    "STORAGE_EMULATOR_HOST",
-    "MEDIA_",
-    "BACKUP_",
-    "VIRTUAL_ENV",
-    "PYTEST_",
+from .helpers import (
+    CREATE_DATABASE,
+    DATABASE_CLIENTS,
+    DEGRADING,
+    EMULATOR_COMMANDS,
+    FAULT_SECONDS,
+    IMPORT_WITH_EACH_VALUE,
+    MAIL_OVERRIDE,
+    NEXT_RELEASE_CMD,
+    PGBOUNCER_INI,
+    POD_IP_HOST,
+    SERVICES,
+    SMTP_SINK,
+    TEMPLATE_DIR,
+    Drill,
+    Image,
+    OTLPReceiver,
+    Prometheus,
+    Server,
+    Stack,
+    Worker,
+    clean_environment,
+    clear_tree,
+    copy_working_tree,
+    database_name,
+    every_check_passes,
+    free_port,
+    git,
+    http_get,
+    monitoring,
+    nginx_config,
+    ports_are_free,
+    production_env,
+    releases,
+    render,
+    report,
+    require_program,
+    require_service,
+    run,
+    run_outage,
+    serve_in_production,
+    service_environment,
+    wait_until_listening,
+    worker_env,
 )
+from .images import base_images, engine_setup, ensure_base_images
+from .matrix import API_PROJECTS, SMOKE_ANSWERS
+from .smtp_sink import SMTPSink
 
-
-def missing(message):
-    """Skip on a laptop without something a test needs; under CI that is a failure."""
-    if IN_CI:
-        pytest.fail(f"CI must provide it: {message}")
-    pytest.skip(message)
-
-
-def require_service(name):
-    host, port = SERVICES[name]
-    try:
-        socket.create_connection((host, port), timeout=2).close()
-    except OSError as error:
-        missing(f"{name} is not reachable on {host}:{port} ({error})")
-
-
-def require_program(name):
-    """The path of a program from the machine's packages (see .ci/run)."""
-    path = shutil.which(name)
-    if path is None:
-        missing(f"{name} is not installed")
-    return path
-
-
-def free_port():
-    """A loopback port nothing listens on (yet)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_listening(port, process, name, timeout=60):
-    """Wait for a server we started to accept connections; fail at once if it exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{name} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"{name} did not listen on {port} within {timeout}s")
-
-
-def every_check_passes(status, body):
-    """Whether a /health/ready/ answer reports every check ok: a degraded service answers 200
-    too, so a test that wants every dependency connected waits for this, as for a load
-    balancer's first probe on a loaded machine."""
-    return status == 200 and json.loads(body)["status"] == "ok"
-
-
-def log_records(text, message, **fields):
-    """The JSON log lines of a service's output whose message starts with message and that carry
-    these fields (other lines are skipped)."""
-    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-    return [
-        record
-        for record in records
-        if str(record.get("message", "")).startswith(message)
-        and all(record.get(name) == value for name, value in fields.items())
-    ]
-
-
-def run(command, cwd, env=None, timeout=600, check=True):
-    result = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"{' '.join(map(str, command))} exited {result.returncode} in {cwd}\n"
-            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
-        )
-    return result
-
-
-def copier(*args, cwd=TEMPLATE_DIR):
-    """Copier's command line, as a team runs it; fails the test if it fails."""
-    return run([sys.executable, "-m", "copier", *map(str, args)], cwd, clean_environment())
-
-
-def clean_environment(**extra):
-    env = {
-        name: value for name, value in os.environ.items() if not name.startswith(PROJECT_VARIABLES)
-    }
-    return env | {"UV_PYTHON_DOWNLOADS": "never"} | extra
-
-
-@dataclass
-class Project:
-    """A rendered project and the services it was rendered for."""
-
-    path: Path
-    answers: dict
-    service_env: dict = field(default_factory=dict)
-
-    @property
-    def slug(self):
-        return self.answers["project_slug"]
-
-    def env(self, **extra):
-        return clean_environment(**(self.service_env | extra))
-
-    def uv(self, *args, env=None, check=True, timeout=600):
-        return run(["uv", "run", "--frozen", *args], self.path, env or self.env(), timeout, check)
-
-    def make(self, target, env=None):
-        return run(["make", target], self.path, env or self.env())
-
-    def manage(self, *args, env=None, check=True):
-        return self.uv("python", "manage.py", *args, env=env, check=check)
-
-    def readme_commands(self, heading):
-        """The lines of the first shell block under a heading of the project's README."""
-        text = (self.path / "README.md").read_text().split(f"\n## {heading}\n", 1)[1]
-        return re.search(r"```sh\n(.*?)```", text, flags=re.DOTALL).group(1).splitlines()
-
-    def production_env(self, **extra):
-        defaults = {
-            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            "DJANGO_SECRET_KEY": "production-" + "k" * 60,
-            "DJANGO_ALLOWED_HOSTS": self.answers["domain_name"],
-            # Servers of several tests run at once: each gets a metrics port of its own.
-            "METRICS_PORT": str(free_port()),
-        }
-        return self.env(**(defaults | extra))
-
-
-class Server:
-    """`uv run gunicorn` in a project, as its README serves it, logging to a file."""
-
-    def __init__(self, project, env, log_path):
-        self.port = free_port()
-        self.log_path = log_path
-        self.log = log_path.open("w")
-        # The README's command; gunicorn.conf.py binds PORT.
-        env = {"GUNICORN_WORKERS": "2"} | env | {"PORT": str(self.port)}
-        self.process = subprocess.Popen(
-            ["uv", "run", "gunicorn"],
-            cwd=project.path,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until_listening(self.port, self.process, f"gunicorn (log: {log_path})")
-
-    def get(self, path, host, headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        connection.request("GET", path, headers={"Host": host} | (headers or {}))
-        response = connection.getresponse()
-        body = response.read().decode()
-        connection.close()
-        return response, body
-
-    def page(self, path, project, headers=None):
-        """A browser's request, as the TLS-terminating proxy forwards it."""
-        https = {"X-Forwarded-Proto": "https"} | (headers or {})
-        return self.get(path, project.answers["domain_name"], https)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
-
-    def access_log(self):
-        records = [json.loads(line) for line in self.log_path.read_text().splitlines()]
-        return [record for record in records if record["logger"] == "gunicorn.access"]
-
-    def wait_for_access(self, **expected):
-        """gunicorn writes the access line just after the response: wait for a line with these
-        fields."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            for record in self.access_log():
-                if all(record[name] == value for name, value in expected.items()):
-                    return record
-            time.sleep(0.1)
-        pytest.fail(f"no access log line with {expected}: {self.log_path.read_text()}")
-
-
-def database_name(answers):
-    """One database per rendered combination, so parallel workers never share one."""
-    digest = hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()
-    return f"foundry_{digest[:12]}"
-
-
-def service_environment(answers, path, pgbouncer, emulator):
-    """DATABASE_URL / CACHE_URL pointing the rendered project at the real service it chose
-    (through a real PgBouncer when it chose one: `pgbouncer()` gives its port), and its cloud's
-    variables at a local emulator (`emulator(cloud)` gives its port)."""
-    name = database_name(answers)
-    env = {"DATABASE_URL": f"sqlite:///{path / 'foundry.sqlite3'}"}
-    if answers.get("pgbouncer"):
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{pgbouncer()}/{name}"
-        env["DATABASE_SSLMODE"] = "prefer"
-        # PgBouncer keeps its pooled server connection to the test database, so Django could
-        # not drop that database at the end of the run: keep it for the next run.
-        env["PYTEST_ADDOPTS"] = "--reuse-db"
-    elif answers["database"] == "postgresql":
-        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
-        env["DATABASE_SSLMODE"] = "prefer"
-    elif answers["database"] == "mysql":
-        env["DATABASE_URL"] = f"mysql://root@127.0.0.1:3306/{name}"
-    if answers["cache"] == "redis":
-        env["CACHE_URL"] = "redis://127.0.0.1:6379/0"
-    elif answers["cache"] == "memcached":
-        env["CACHE_URL"] = "pymemcache://127.0.0.1:11211"
-    if answers.get("background_tasks") == "celery":
-        env["CELERY_BROKER_URL"] = broker_url(answers, answers.get("task_broker", "redis"))
-    # Where the worker beats: a project-specific file, as workers of several projects run at once.
-    env["WORKER_HEARTBEAT_FILE"] = str(path / "worker-heartbeat")
-    cloud = answers.get("cloud", "none")
-    if cloud != "none":
-        env |= cloud_environment(cloud, emulator(cloud), name.replace("_", "-"))
-    return env
-
-
-# Azurite's documented development account: the same for every Azurite, not a secret.
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-
-
-def cloud_environment(cloud, port, buckets):
-    """A project's media and backup buckets (named after its database) in its cloud's emulator;
-    nothing that would reach the real cloud or a metadata server."""
-    endpoint = f"http://127.0.0.1:{port}"
-    if cloud == "aws":
-        return {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_S3_ENDPOINT_URL": endpoint,
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
-            "AWS_STORAGE_BUCKET_NAME": f"{buckets}-media",
-            "BACKUP_BUCKET": f"{buckets}-backups",
-        }
-    if cloud == "gcp":
-        return {
-            "STORAGE_EMULATOR_HOST": endpoint,
-            "GS_PROJECT_ID": "foundry-tests",
-            "GS_IAM_SIGN_BLOB": "false",
-            "NO_GCE_CHECK": "True",
-            "GS_BUCKET_NAME": f"{buckets}-media",
-            "BACKUP_BUCKET": f"{buckets}-backups",
-        }
-    return {
-        "AZURE_ACCOUNT_NAME": "devstoreaccount1",
-        "AZURE_CONNECTION_STRING": (
-            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-            f"AccountKey={AZURITE_KEY};BlobEndpoint={endpoint}/devstoreaccount1;"
-        ),
-        "AZURE_CONTAINER": f"{buckets}-media",
-        "BACKUP_BUCKET": f"{buckets}-backups",
-    }
-
-
-EMULATOR_COMMANDS = {
-    # moto serves S3 and Secrets Manager on one port.
-    "aws": ["{tools}/moto_server", "-H", "127.0.0.1", "-p", "{port}"],
-    "gcp": ["{tools}/gcp-storage-emulator", "start", "-H", "127.0.0.1", "--port", "{port}", "-M"],
-    "azure": [
-        "azurite-blob",
-        "--blobHost",
-        "127.0.0.1",
-        "--blobPort",
-        "{port}",
-        "--inMemoryPersistence",
-        "--skipApiVersionCheck",
-        "--disableTelemetry",
-    ],
-}
-
-
-@pytest.fixture(scope="session")
-def emulator():
-    """Each cloud's emulator, started on first use (moto and gcp-storage-emulator from PyPI,
-    Azurite from npm); `emulator(cloud)` gives its port."""
-    started = {}
-
-    def port(cloud):
-        if cloud not in started:
-            listen_port = free_port()
-            tools = Path(sys.executable).parent
-            command = [
-                part.format(tools=tools, port=listen_port) for part in EMULATOR_COMMANDS[cloud]
-            ]
-            if not Path(command[0]).is_absolute():
-                command[0] = require_program(command[0])
-            process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            started[cloud] = (process, listen_port)
-            wait_until_listening(listen_port, process, command[0])
-        return started[cloud][1]
-
-    yield port
-    for process, _ in started.values():
-        process.terminate()
-        process.wait(timeout=30)
-
-
-@pytest.fixture(scope="session")
-def engine(tmp_path_factory):
-    """podman and buildah set up for this machine (tests/images.py): its environment, the flags
-    `make image` needs here, and a work directory for the stand-in images."""
-    from .images import engine_setup  # here, not at the top: images.py imports this module
-
-    directory = tmp_path_factory.mktemp("engine")
-    env, build_flags = engine_setup(directory)
-    if shutil.which("podman"):
-        # The tests' own store keeps the stand-ins between runs; earlier runs' layers go.
-        run(["podman", "image", "prune", "--force"], directory, os.environ | env, check=False)
-    return {"env": env, "build_flags": build_flags, "workdir": directory}
-
-
-def broker_url(answers, broker, port=None):
-    """The loopback broker for a project: its own Redis database, so projects never share a
-    queue."""
-    if broker == "rabbitmq":
-        return f"amqp://guest:guest@127.0.0.1:{port or 5672}//"
-    index = 1 + int(database_name(answers)[-4:], 16) % 15
-    return f"redis://127.0.0.1:{port or 6379}/{index}"
-
-
-CREATE_DATABASE = {
-    "postgresql": """
-import psycopg
-with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
-    db.execute("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    db.execute("CREATE DATABASE {name}")
-""",
-    "mysql": """
-import MySQLdb
-db = MySQLdb.connect(host="127.0.0.1", port=3306, user="root")
-db.cursor().execute("DROP DATABASE IF EXISTS {name}")
-db.cursor().execute("CREATE DATABASE {name} CHARACTER SET utf8mb4")
-""",
-}
-
-
-def git(*args, cwd):
-    author = ["-c", "user.name=django-foundry tests", "-c", "user.email=tests@example.com"]
-    return subprocess.run(
-        ["git", *author, *args], cwd=cwd, check=True, capture_output=True, text=True
-    )
-
-
-def copy_working_tree(destination):
-    """Copy the template's files as they stand (committed or not, minus what git ignores)."""
-    listing = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE_DIR)
-    for name in listing.stdout.splitlines():
-        if (TEMPLATE_DIR / name).is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE_DIR / name, destination / name)
+# --- Rendered and installed projects --------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -435,26 +90,52 @@ def template_renderer(template_snapshot, tmp_path_factory, _copier_config_file):
     return Copie(template_snapshot, tmp_path_factory.mktemp("renders"), _copier_config_file)
 
 
-def render(template_renderer, answers):
-    """Render only: the project's service_env stays empty until installed_projects sets it."""
-    result = template_renderer.copy(extra_answers=answers)
-    if result.exception is not None:
-        raise result.exception
-    return Project(result.project_dir, result.answers)
+@pytest.fixture(scope="session")
+def installed_projects(template_renderer, pgbouncer, emulator):
+    """Render, install and prepare each combination once per session (per xdist worker)."""
+    cache = {}
+
+    def get(answers):
+        key = json.dumps(answers, sort_keys=True)
+        if key not in cache:
+            needed = {answers["database"], answers["cache"]}
+            if answers.get("background_tasks") == "celery":
+                needed.add(answers.get("task_broker", "redis"))
+            for service in needed & SERVICES.keys():
+                require_service(service)
+            project = render(template_renderer, answers)
+            project.service_env = service_environment(
+                project.answers, project.path, pgbouncer, emulator
+            )
+            run(["uv", "sync"], project.path, clean_environment(), timeout=900)
+            if project.answers["database"] in CREATE_DATABASE:
+                code = CREATE_DATABASE[project.answers["database"]].format(
+                    name=database_name(project.answers)
+                )
+                project.uv("python", "-c", code)
+            if project.answers.get("cloud", "none") != "none":
+                project.uv("python", "scripts/create_buckets.py")
+            cache[key] = project
+        return cache[key]
+
+    return get
 
 
-PGBOUNCER_INI = """[databases]
-* = host=127.0.0.1 port=5432
+@pytest.fixture(scope="module")
+def project(request, installed_projects):
+    """The installed project of the answers a test module parametrizes `project` with, as in
+    `pytest.mark.parametrize("project", PROJECTS, indirect=True)`. Module-scoped, so that a
+    module's served project or drill is set up once per project."""
+    return installed_projects(request.param)
 
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {directory}/userlist.txt
-pool_mode = transaction
-ignore_startup_parameters = extra_float_digits
-"""
+
+@pytest.fixture
+def default_project(installed_projects):
+    """The project of the default answers (SMOKE_ANSWERS)."""
+    return installed_projects(SMOKE_ANSWERS)
+
+
+# --- The services and machinery projects run against ----------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -491,31 +172,442 @@ def pgbouncer(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def installed_projects(template_renderer, pgbouncer, emulator):
-    """Render, install and prepare each combination once per session (per xdist worker)."""
-    cache = {}
+def emulator():
+    """Each cloud's emulator, started on first use (moto and gcp-storage-emulator from PyPI,
+    Azurite from npm); `emulator(cloud)` gives its port."""
+    started = {}
+
+    def port(cloud):
+        if cloud not in started:
+            listen_port = free_port()
+            tools = Path(sys.executable).parent
+            command = [
+                part.format(tools=tools, port=listen_port) for part in EMULATOR_COMMANDS[cloud]
+            ]
+            if not Path(command[0]).is_absolute():
+                command[0] = require_program(command[0])
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            started[cloud] = (process, listen_port)
+            wait_until_listening(listen_port, process, command[0])
+        return started[cloud][1]
+
+    yield port
+    for process, _ in started.values():
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory):
+    """podman and buildah set up for this machine (tests/images.py): its environment, the flags
+    `make image` needs here, and a work directory for the stand-in images."""
+    directory = tmp_path_factory.mktemp("engine")
+    env, build_flags = engine_setup(directory)
+    if shutil.which("podman"):
+        # The tests' own store keeps the stand-ins between runs; earlier runs' layers go.
+        run(["podman", "image", "prune", "--force"], directory, os.environ | env, check=False)
+    return {"env": env, "build_flags": build_flags, "workdir": directory}
+
+
+# --- test_answers.py ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def startup_errors(installed_projects):
+    """`startup_errors(values)`: {"NAME=value": the error the default project's production
+    settings stop with} for every (name, value), all found in one interpreter, once."""
+    found = {}
+
+    def errors(values):
+        key = json.dumps(values)
+        if key not in found:
+            project = installed_projects(SMOKE_ANSWERS)
+            env = project.production_env(BAD_VALUES=key)
+            found[key] = json.loads(
+                project.uv("python", "-c", IMPORT_WITH_EACH_VALUE, env=env).stdout
+            )
+        return found[key]
+
+    return errors
+
+
+# --- test_api.py ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited_server(installed_projects, tmp_path_factory):
+    """The first API project, allowing one CORS origin, with low rate limits: (server, project)."""
+    project = installed_projects(API_PROJECTS[0].values[0])
+    server = serve_in_production(
+        project,
+        tmp_path_factory.mktemp("limited"),
+        CORS_ALLOWED_ORIGINS="https://app.example.com",
+        API_THROTTLE_ANON="3/min",
+        LOGIN_RATE_LIMIT="2/min",
+    )
+    yield server, project
+    server.stop()
+
+
+# --- test_delivery.py -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nginx():
+    require_program("curl")
+    return require_program("nginx")
+
+
+@pytest.fixture
+def behind_nginx(default_project, nginx, tmp_path):
+    """The default project under gunicorn behind the rendered nginx, on loopback ports (the
+    HTTPS one is not 443, as on a laptop or behind a port mapping)."""
+    env = default_project.production_env(DATABASE_SSLMODE="disable")
+    default_project.manage("migrate", "--noinput", env=env)
+    default_project.manage("collectstatic", "--noinput", env=env)
+    app = Server(default_project, env, tmp_path / "gunicorn.log")
+    http_port, https_port = free_port(), free_port()
+    config = nginx_config(default_project, tmp_path, f"127.0.0.1:{app.port}", http_port, https_port)
+    proxy = subprocess.Popen([nginx, "-p", tmp_path, "-c", config, "-g", "daemon off;"])
+    try:
+        wait_until_listening(https_port, proxy, "nginx")
+        yield {
+            "domain": default_project.answers["domain_name"],
+            "http": http_port,
+            "https": https_port,
+        }
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=30)
+        app.stop()
+
+
+# --- test_docs.py ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The documentation site, built with `mkdocs build --strict` (warnings are errors)."""
+    directory = tmp_path_factory.mktemp("site")
+    env = os.environ | {"DISABLE_MKDOCS_2_WARNING": "true"}
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(directory)]
+    result = subprocess.run(command, cwd=TEMPLATE_DIR, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return directory
+
+
+# --- test_faults.py -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def drill_project(project):
+    """Migrated, static files collected, and an admin to sign in as."""
+    env = project.production_env(DATABASE_SSLMODE="disable", DJANGO_SUPERUSER_PASSWORD="drill-pw")
+    run(["bash", "-ec", "\n".join(project.readme_commands("Production")[:-1])], project.path, env)
+    project.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.filter(username='drill').delete()",
+        env=env,
+    )
+    project.manage(
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "drill",
+        "--email",
+        "drill@example.com",
+        env=env,
+    )
+    return project
+
+
+@pytest.fixture(scope="module")
+def drill(drill_project, tmp_path_factory):
+    drill = Drill(drill_project, tmp_path_factory.mktemp("drill"))
+    drill.client.sign_in("drill", "drill-pw")
+    yield drill
+    drill.stop()
+
+
+@pytest.fixture(scope="module")
+def database_hang(drill, project):
+    outage = run_outage(drill, "DATABASE_URL", "blackhole", FAULT_SECONDS, DATABASE_CLIENTS)
+    report("database blackholed", project, outage)
+    return outage
+
+
+@pytest.fixture(scope="module")
+def dependency_outages(drill, project):
+    """Each dependency readiness does not require, cut for 4 s in turn: {check: Outage}."""
+    outages = {}
+    for variable, check in DEGRADING.items():
+        if variable in drill.proxies:
+            outages[check] = run_outage(drill, variable, "cut", 4)
+            report(f"{check} cut", project, outages[check])
+    return outages
+
+
+# --- test_image.py --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def image(request, installed_projects, engine):
+    """The runtime image of the project test_image.py parametrizes `image` with (indirectly)."""
+    project = installed_projects(request.param)
+    ensure_base_images(base_images(project.path / "Dockerfile"), engine["workdir"], engine["env"])
+    image = Image(project, engine)
+    build_flags = " ".join(engine["build_flags"])
+    command = ["make", "image-smoke", "CONTAINER=podman", f"IMAGE={image.name}"]
+    try:
+        image.smoke = run([*command, f"BUILD_FLAGS={build_flags}"], project.path, image.make_env())
+        yield image
+    finally:
+        image.remove()
+
+
+@pytest.fixture(scope="module")
+def served(image):
+    """The image's own command (gunicorn), serving on a free port of the host network."""
+    migrate = ["run", "--rm", "--network", "host", *image.container_env(), image.name]
+    image.podman(*migrate, "python", "manage.py", "migrate", "--noinput")
+    port, metrics_port = free_port(), free_port()
+    container = image.start(PORT=str(port), METRICS_PORT=str(metrics_port))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            status, body = http_get(port, "/health/ready/", POD_IP_HOST)
+            if every_check_passes(status, body):
+                break
+        except OSError:
+            pass
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the image did not get ready:\n{image.logs(container)}")
+    return {"container": container, "port": port, "metrics_port": metrics_port}
+
+
+# --- test_observability.py ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scraped(request, installed_projects, tmp_path_factory):
+    """The project test_observability.py parametrizes `scraped` with (indirectly), under gunicorn
+    (2 workers, production settings), and a real Prometheus scraping its metrics port every
+    second."""
+    project = installed_projects(request.param)
+    directory = tmp_path_factory.mktemp("scrape")
+    env = project.production_env(
+        DATABASE_SSLMODE="disable", PROMETHEUS_MULTIPROC_DIR=str(directory / "multiproc")
+    )
+    project.manage("migrate", "--noinput", env=env)
+    project.manage("collectstatic", "--noinput", env=env)
+    server = Server(project, env, directory / "gunicorn.log")
+    prometheus = Prometheus(directory, monitoring(project), int(env["METRICS_PORT"]))
+    yield project, server, prometheus, env
+    prometheus.stop()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def traffic(scraped):
+    """How many page views were sent: 60, 8 at a time, so both workers serve some."""
+    requests = 60
+    project, server, _, _ = scraped
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: server.page("/", project)[0].status, range(requests)))
+    assert statuses == [200] * requests
+    return requests
+
+
+@pytest.fixture
+def receiver():
+    with OTLPReceiver() as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield server
+        server.shutdown()
+
+
+# --- test_production_stack.py ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(installed_projects, engine, tmp_path_factory):
+    """The default project's production stack, in a copy of the project (its .env is edited)."""
+    ports_are_free(80, 443)
+    project = installed_projects(SMOKE_ANSWERS)
+    directory = tmp_path_factory.mktemp("stack") / project.path.name
+    shutil.copytree(
+        project.path, directory, ignore=shutil.ignore_patterns(".venv", "*cache", "*.sqlite3")
+    )
+    env = project.env() | engine["env"]
+
+    services = yaml.safe_load((directory / "compose.prod.yaml").read_text())["services"]
+    images = base_images(directory / "Dockerfile")
+    images |= {service["image"] for service in services.values() if "build" not in service}
+    ensure_base_images(images, engine["workdir"], env)
+    # The image compose.prod.yaml names, built as `make image` builds it.
+    app_image = services["web"]["image"]
+    build_flags = f"BUILD_FLAGS={' '.join(engine['build_flags'])}"
+    run(["make", "image", "CONTAINER=podman", f"IMAGE={app_image}", build_flags], directory, env)
+    run(["make", "certificate"], directory, env)
+
+    # What a team puts in .env for production (the passwords are already there).
+    domain = project.answers["domain_name"]
+    with (directory / ".env").open("a") as dotenv:
+        dotenv.write(f"DJANGO_ALLOWED_HOSTS={domain}\n")
+        dotenv.write("EMAIL_HOST=mail\nEMAIL_PORT=1025\nEMAIL_USE_TLS=false\n")
+    (directory / "smtp-sink").mkdir()
+    shutil.copy(SMTP_SINK, directory / "smtp-sink")
+    override = yaml.safe_dump(MAIL_OVERRIDE).replace("{image}", app_image)
+    (directory / "compose.mail.yaml").write_text(override)
+    stack = Stack(directory, env)
+
+    try:
+        stack.up()
+        for service in ("nginx", "worker", "prune"):
+            stack.wait_healthy(service)
+        stack.domain = domain
+        stack.wait_ready()
+        yield stack
+        # Checked on the way out, after every test used the stack: down leaves nothing running.
+        stack.podman_compose("down", "--timeout", "10")
+        assert stack.running() == [], "compose down left containers running"
+    finally:
+        stack.podman_compose("down", "--volumes", "--timeout", "10", check=False)
+        stack.podman("rmi", "--force", app_image, check=False)
+
+
+# --- test_projects.py -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def newcomer_database(project):
+    """The SQLite file the development fallback creates in the project: gone afterwards."""
+    yield project.path / "db.sqlite3"
+    (project.path / "db.sqlite3").unlink(missing_ok=True)
+
+
+# --- test_smoke.py --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def production_project(project):
+    """The project prepared as its README's Production section says: every line before
+    `uv run gunicorn`."""
+    *preparation, serve = project.readme_commands("Production")
+    assert serve == "uv run gunicorn"
+    env = project.production_env(DATABASE_SSLMODE="disable")
+    run(["bash", "-ec", "\n".join(preparation)], project.path, env)
+    return project
+
+
+@pytest.fixture(scope="module")
+def server(production_project, tmp_path_factory):
+    env = production_project.production_env(DATABASE_SSLMODE="disable")
+    server = Server(production_project, env, tmp_path_factory.mktemp("gunicorn") / "healthy.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server_without_cache(production_project, tmp_path_factory):
+    env = production_project.production_env(
+        DATABASE_SSLMODE="disable", CACHE_URL=f"redis://127.0.0.1:{free_port()}/0"
+    )
+    server = Server(production_project, env, tmp_path_factory.mktemp("gunicorn") / "no-cache.log")
+    yield server
+    server.stop()
+
+
+# --- test_updates.py ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def release_history(tmp_path_factory):
+    """A template repository holding each release (tagged) and, last, the working tree."""
+    repository = tmp_path_factory.mktemp("releases")
+    git("init", "-q", cwd=repository)
+    for tag, commit in releases().items():
+        archive = subprocess.run(
+            ["git", "archive", commit], cwd=TEMPLATE_DIR, check=True, capture_output=True
+        )
+        clear_tree(repository)
+        subprocess.run(["tar", "-x"], input=archive.stdout, cwd=repository, check=True)
+        git("add", "-A", cwd=repository)
+        git("commit", "-qm", f"release {tag}", cwd=repository)
+        git("tag", tag, cwd=repository)
+    clear_tree(repository)
+    copy_working_tree(repository)
+    git("add", "-A", cwd=repository)
+    # Empty when the working tree is the newest release: the update still moves past its tag.
+    git("commit", "-qm", "working tree", "--allow-empty", cwd=repository)
+    return repository
+
+
+@pytest.fixture
+def next_release(release_history, tmp_path):
+    """A copy of the release history, and a function that adds a newer release to it."""
+    repository = tmp_path / "template"
+    shutil.copytree(release_history, repository)
+
+    def publish(version):
+        dockerfile = repository / "template" / "Dockerfile.jinja"
+        command = [line for line in dockerfile.read_text().splitlines() if line.startswith("CMD ")]
+        dockerfile.write_text(dockerfile.read_text().replace(command[-1], NEXT_RELEASE_CMD))
+        git("commit", "-qam", f"release {version}", cwd=repository)
+        git("tag", version, cwd=repository)
+
+    return repository, publish
+
+
+# --- test_workers.py ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def migrated_projects(installed_projects):
+    """Each project migrated, and its queues emptied, once per session: every test's tasks are
+    done when it ends."""
+    migrated = {}
 
     def get(answers):
-        key = json.dumps(answers, sort_keys=True)
-        if key not in cache:
-            needed = {answers["database"], answers["cache"]}
-            if answers.get("background_tasks") == "celery":
-                needed.add(answers.get("task_broker", "redis"))
-            for service in needed & SERVICES.keys():
-                require_service(service)
-            project = render(template_renderer, answers)
-            project.service_env = service_environment(
-                project.answers, project.path, pgbouncer, emulator
-            )
-            run(["uv", "sync"], project.path, clean_environment(), timeout=900)
-            if project.answers["database"] in CREATE_DATABASE:
-                code = CREATE_DATABASE[project.answers["database"]].format(
-                    name=database_name(project.answers)
+        project = installed_projects(answers)
+        if project.path not in migrated:
+            project.manage("migrate", "--noinput", env=production_env(project))
+            if project.answers["background_tasks"] == "celery":
+                # Messages left by an earlier run would be delivered to this run's worker.
+                queues = "--queues=default,critical"
+                project.uv(
+                    "celery",
+                    "--app=config",
+                    "purge",
+                    "--force",
+                    queues,
+                    env=production_env(project),
                 )
-                project.uv("python", "-c", code)
-            if project.answers.get("cloud", "none") != "none":
-                project.uv("python", "scripts/create_buckets.py")
-            cache[key] = project
-        return cache[key]
+            migrated[project.path] = project
+        return project
 
     return get
+
+
+@pytest.fixture
+def worker_project(migrated_projects, answers):
+    """The migrated project of the answers the test is parametrized with."""
+    return migrated_projects(answers)
+
+
+@pytest.fixture
+def smtp():
+    with SMTPSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def worker(worker_project, smtp, tmp_path):
+    worker = Worker(worker_project, worker_env(worker_project, smtp, tmp_path), tmp_path / "w.log")
+    yield worker
+    worker.stop()

@@ -16,7 +16,7 @@ import tarfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .conftest import missing, require_program, run
+from .helpers import missing, podman, require_program, run
 
 STAND_IN_LABEL = "io.github.django-foundry.stand-in"
 # What python:<version>-slim holds besides CPython: the libraries its extension modules link.
@@ -143,10 +143,6 @@ def ensure_base_images(images, workdir, env):
 def qualified(image):
     """The name podman stores an image of Docker Hub's library under."""
     return image if "/" in image else f"docker.io/library/{image}"
-
-
-def podman(*args, env, check=True, timeout=600):
-    return run(["podman", *args], Path.cwd(), env, timeout, check)
 
 
 def build_python_stand_in(version, workdir, env):

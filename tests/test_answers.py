@@ -1,7 +1,6 @@
 """Bad input is refused with a message that says what was wrong and what is allowed: answers
 before anything is written, production environment values before the service starts."""
 
-import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ import pytest
 
 from extensions.filters import slugify
 
-from .test_projects import SMOKE_ANSWERS, combination_id
+from .matrix import SMOKE_ANSWERS, combination_id
 
 CLEAR_LINE = "\x15"  # Ctrl-U: the prompt is pre-filled with the default
 
@@ -140,38 +139,13 @@ def copier_copy(template, destination, *data):
     )
 
 
-# Imports the default project's production settings afresh with each bad value, in one
-# interpreter (what `django.setup()` does first), and prints the error each one gives.
-IMPORT_WITH_EACH_VALUE = """
-import importlib, json, os, sys
-from django.core.exceptions import ImproperlyConfigured
-complete = dict(os.environ)
-errors = {}
-for name, value in json.loads(os.environ["BAD_VALUES"]):
-    os.environ.clear()
-    os.environ.update(complete | {name: value})
-    for module in [module for module in sys.modules if module.startswith("config.settings")]:
-        del sys.modules[module]
-    try:
-        importlib.import_module("config.settings.production")
-        errors[f"{name}={value}"] = "started"
-    except Exception as error:
-        errors[f"{name}={value}"] = f"{type(error).__name__}: {error}"
-print(json.dumps(errors))
-"""
-
-
-@pytest.fixture(scope="module")
-def startup_errors(installed_projects):
-    """{"NAME=value": the error production settings stop with} for every settings value."""
-    project = installed_projects(SMOKE_ANSWERS)
-    values = [
-        (bad.name, bad.value)
-        for bad in BAD_INPUTS
-        if isinstance(bad, Environment) and bad.name not in GUNICORN_VARIABLES
-    ]
-    env = project.production_env(BAD_VALUES=json.dumps(values))
-    return json.loads(project.uv("python", "-c", IMPORT_WITH_EACH_VALUE, env=env).stdout)
+# The production settings values of the table: the default project imports its settings with
+# each, all in one interpreter (startup_errors, conftest.py).
+SETTINGS_VALUES = [
+    (bad.name, bad.value)
+    for bad in BAD_INPUTS
+    if isinstance(bad, Environment) and bad.name not in GUNICORN_VARIABLES
+]
 
 
 def bad_input_param(bad):
@@ -207,7 +181,8 @@ def test_bad_input_is_refused_with_a_clear_message(bad, template_snapshot, tmp_p
         assert result.returncode != 0
         assert bad.message in result.stderr.strip().splitlines()[-1]
     else:
-        error = request.getfixturevalue("startup_errors")[f"{bad.name}={bad.value}"]
+        errors = request.getfixturevalue("startup_errors")(SETTINGS_VALUES)
+        error = errors[f"{bad.name}={bad.value}"]
 
         assert error.startswith("ImproperlyConfigured: ")
         assert bad.message in error

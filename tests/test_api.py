@@ -13,16 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Server
-from .test_projects import projects_where
+from .helpers import serve_in_production
+from .matrix import API_PROJECTS
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 SCHEMA_PATHS = {"drf": "/api/schema/", "ninja": "/api/v1/openapi.json"}
-API_PROJECTS = [
-    projects_where(api="drf", database="postgresql", asgi=False)[0],
-    projects_where(api="ninja", asgi=True, cache="redis")[0],  # async reads
-    projects_where(api="ninja", asgi=True, cache="database")[0],
-]
 USERNAME, PASSWORD = "api-client", "a long enough test password"
 # Rate limits far above what schemathesis sends, so every response it sees is the API's own.
 UNTHROTTLED = {
@@ -30,13 +25,6 @@ UNTHROTTLED = {
     "API_THROTTLE_USER": "100000/min",
     "LOGIN_RATE_LIMIT": "100000/min",
 }
-
-
-def start(project, tmp_path, **env):
-    env = project.production_env(DATABASE_SSLMODE="disable", **env)
-    project.manage("migrate", "--noinput", env=env)
-    project.manage("collectstatic", "--noinput", env=env)
-    return Server(project, env, tmp_path / "gunicorn.log")
 
 
 def request(server, project, method, path, body=None, headers=None):
@@ -66,7 +54,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(
     installed_projects, answers, tmp_path
 ):
     project = installed_projects(answers)
-    server = start(project, tmp_path, **UNTHROTTLED)
+    server = serve_in_production(project, tmp_path, **UNTHROTTLED)
     try:
         env = project.production_env(DATABASE_SSLMODE="disable", DJANGO_SUPERUSER_PASSWORD=PASSWORD)
         project.manage(
@@ -113,20 +101,6 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(
     assert int(selected) >= 6
     assert tested == selected
     assert "✅ Stateful" in result.stdout
-
-
-@pytest.fixture(scope="module")
-def limited_server(installed_projects, tmp_path_factory):
-    project = installed_projects(API_PROJECTS[0].values[0])
-    server = start(
-        project,
-        tmp_path_factory.mktemp("limited"),
-        CORS_ALLOWED_ORIGINS="https://app.example.com",
-        API_THROTTLE_ANON="3/min",
-        LOGIN_RATE_LIMIT="2/min",
-    )
-    yield server, project
-    server.stop()
 
 
 def preflight(server, project, origin):

@@ -14,10 +14,10 @@ from botocore.exceptions import ParamValidationError
 from botocore.session import Session
 from botocore.validate import ParamValidator
 
-from extensions.context import DEPLOY_VARIABLES
+from extensions.cloud import DEPLOY_VARIABLES
 
-from .test_delivery import PLACEHOLDER, cloud_containers, load_manifest, resolved_views, tool
-from .test_projects import projects_where
+from .helpers import PLACEHOLDER, cloud_containers, load_manifest, resolved_views, tool
+from .matrix import projects_where
 
 AWS = projects_where(cloud="aws")
 GCP = projects_where(cloud="gcp")

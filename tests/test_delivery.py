@@ -7,50 +7,29 @@ import json
 import re
 import ssl
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from .conftest import (
+from .helpers import (
     CREATE_DATABASE,
     Server,
+    cloud_containers,
     database_name,
-    free_port,
+    nginx_config,
     require_program,
+    resolved_views,
     run,
-    wait_until_listening,
+    tool,
 )
-from .test_projects import (
-    MAKE_TARGETS_TESTED,
-    PROJECTS,
-    SMOKE_ANSWERS,
-    combination_id,
-    projects_where,
-)
+from .matrix import PROJECTS, SMOKE_ANSWERS, combination_id, projects_where
 
-TOOLS = Path(sys.executable).parent
 SHA_PINNED_ACTION = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*")
-
-
-@pytest.fixture(params=PROJECTS)
-def project(request, installed_projects):
-    return installed_projects(request.param)
-
-
-@pytest.fixture
-def default_project(installed_projects):
-    return installed_projects(SMOKE_ANSWERS)
-
-
 # Tests of one project run on the worker that installed it (see PROJECTS).
 with_default_project = pytest.mark.xdist_group(combination_id(SMOKE_ANSWERS))
-
-
-def tool(name, *args, cwd, check=True):
-    return run([str(TOOLS / name), *map(str, args)], cwd, check=check)
+with_every_project = pytest.mark.parametrize("project", PROJECTS, indirect=True)
 
 
 def load_yaml(path):
@@ -82,6 +61,7 @@ def stages(project):
     return result
 
 
+@with_every_project
 def test_dockerfile_passes_hadolint_with_healthcheck_required(project):
     tool(
         "hadolint",
@@ -115,6 +95,7 @@ def test_hadolint_flags_a_final_stage_without_healthcheck(default_project, tmp_p
     assert "DL3057" in result.stdout
 
 
+@with_every_project
 def test_dockerfile_builds_in_stages_and_runs_as_a_non_root_user(project):
     all_stages = stages(project)
     final = all_stages[-1]
@@ -127,12 +108,14 @@ def test_dockerfile_builds_in_stages_and_runs_as_a_non_root_user(project):
     assert "EXPOSE" in values
 
 
+@with_every_project
 def test_final_stage_installs_no_compiler_or_headers(project):
     final_runs = " ".join(i["value"] for i in stages(project)[-1] if i["instruction"] == "RUN")
 
     assert not re.search(r"\b(gcc|g\+\+|clang|build-essential|[\w.+-]+-dev)\b", final_runs)
 
 
+@with_every_project
 def test_dependencies_are_installed_from_copied_files(project):
     """buildah before 1.29 (Debian 12's) refuses a relative bind-mount target and leaves a mounted
     file's content out of its layer cache: the lockfile is copied before `uv sync`."""
@@ -142,6 +125,7 @@ def test_dependencies_are_installed_from_copied_files(project):
     assert "COPY pyproject.toml uv.lock ./\nRUN --mount=type=cache" in dockerfile
 
 
+@with_every_project
 def test_base_images_are_tagged(project):
     parser = DockerfileParser(str(project.path / "Dockerfile"))
     images = [i["value"].split()[0] for i in parser.structure if i["instruction"] == "FROM"]
@@ -209,11 +193,13 @@ def compose_files(project):
 NO_HEALTHCHECK = {"otel-collector", "jaeger"}
 
 
+@with_every_project
 def test_compose_files_follow_the_compose_spec(project):
     for path in compose_files(project):
         tool("check-jsonschema", "--builtin-schema", "vendor.compose-spec", path, cwd=project.path)
 
 
+@with_every_project
 def test_compose_services_are_health_checked_and_waited_for(project):
     for path in compose_files(project):
         services = load_yaml(path)["services"]
@@ -230,6 +216,7 @@ def test_compose_services_are_health_checked_and_waited_for(project):
                 }
 
 
+@with_every_project
 def test_compose_files_hold_no_credentials(project):
     for path in compose_files(project):
         for line in path.read_text().splitlines():
@@ -238,6 +225,7 @@ def test_compose_files_hold_no_credentials(project):
                 assert "${" in value, f"{path.name}: {line.strip()}"
 
 
+@with_every_project
 def test_production_compose_keeps_the_database_internal(project):
     compose = load_yaml(project.path / "compose.prod.yaml")
     services = compose["services"]
@@ -305,38 +293,6 @@ def deploy_targets(project):
     return targets | cloud_targets(project)
 
 
-PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
-
-
-def load_manifest(path):
-    """A cloud manifest with its ${...} filled in, as scripts/deploy.sh's envsubst does."""
-    text = PLACEHOLDER.sub(lambda match: f"example-{match.group(1).lower()}", path.read_text())
-    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-
-
-def cloud_containers(project):
-    """Each container of the cloud manifests, by target (manifest:role)."""
-    deploy = project.path / "deploy"
-    containers = {}
-    if (deploy / "aws").is_dir():
-        for role, task in load_manifest(deploy / "aws/task-definitions.json").items():
-            containers[f"aws/task-definitions.json:{role}"] = task["containerDefinitions"][0]
-    if (deploy / "gcp").is_dir():
-        service = load_manifest(deploy / "gcp/service.yaml")["spec"]["template"]["spec"]
-        containers["gcp/service.yaml:web"] = service["containers"][0]
-        job = load_manifest(deploy / "gcp/migrate-job.yaml")["spec"]["template"]["spec"]
-        containers["gcp/migrate-job.yaml:migrate"] = job["template"]["spec"]["containers"][0]
-        pools = deploy / "gcp/worker-pools.yaml"
-        for role, pool in (load_manifest(pools) if pools.is_file() else {}).items():
-            pod = pool["spec"]["template"]["spec"]
-            containers[f"gcp/worker-pools.yaml:{role}"] = pod["containers"][0]
-    if (deploy / "azure").is_dir():
-        for role, app in load_manifest(deploy / "azure/container-apps.yaml").items():
-            app_containers = app["properties"]["template"]["containers"]
-            containers[f"azure/container-apps.yaml:{role}"] = app_containers[0]
-    return containers
-
-
 def cloud_targets(project):
     """Each cloud deploy target and the variable names it supplies to the app."""
     return {
@@ -346,6 +302,7 @@ def cloud_targets(project):
     }
 
 
+@with_every_project
 def test_every_deploy_target_supplies_what_production_requires(project):
     required = required_environment(project)
     example = (project.path / ".env.example").read_text()
@@ -356,6 +313,7 @@ def test_every_deploy_target_supplies_what_production_requires(project):
             assert re.search(rf"^#? ?{name}=", example, re.MULTILINE), f"{target}: {name}"
 
 
+@with_every_project
 def test_workers_run_the_web_image_with_another_command(project):
     background = project.answers["background_tasks"]
     for path in stack_files(project):
@@ -375,6 +333,7 @@ def test_workers_run_the_web_image_with_another_command(project):
     assert ("broker" in services) == (background == "celery")
 
 
+@with_every_project
 def test_nothing_of_background_work_is_rendered_without_it(project):
     rendered = {path.name for path in project.path.rglob("*") if ".venv" not in path.parts}
     names = {"notifications", "worker_heartbeat.py", "celery.py", "task_worker.py"}
@@ -385,34 +344,6 @@ def test_nothing_of_background_work_is_rendered_without_it(project):
 # --- nginx --------------------------------------------------------------------------------------
 
 
-def nginx_config(project, directory, upstream, http_port, https_port):
-    """The rendered nginx template as the nginx image would fill it in, on loopback ports."""
-    certificates = directory / "certs"
-    run(["sh", "scripts/self_signed_certificate.sh", certificates, "localhost"], project.path)
-    template = (project.path / "deploy/nginx/templates/default.conf.template").read_text()
-    server = template.replace("${APP_UPSTREAM}", upstream)
-    server = server.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
-    server = server.replace("listen 443 ssl", f"listen 127.0.0.1:{https_port} ssl")
-    server = server.replace("/etc/nginx/certs", str(certificates))
-    (directory / "default.conf").write_text(server)
-    (directory / "logs").mkdir(exist_ok=True)
-    main = directory / "nginx.conf"
-    main.write_text(
-        f"pid {directory}/nginx.pid;\nerror_log {directory}/logs/error.log;\n"
-        "events {}\n"
-        f"http {{\n  access_log {directory}/logs/access.log;\n"
-        f"  client_body_temp_path {directory}/client; proxy_temp_path {directory}/proxy;\n"
-        f"  include {directory}/default.conf;\n}}\n"
-    )
-    return main
-
-
-@pytest.fixture
-def nginx():
-    require_program("curl")
-    return require_program("nginx")
-
-
 @with_default_project
 def test_nginx_config_passes_nginx_t(default_project, nginx, tmp_path):
     config = nginx_config(default_project, tmp_path, "127.0.0.1:8000", 18080, 18443)
@@ -420,30 +351,6 @@ def test_nginx_config_passes_nginx_t(default_project, nginx, tmp_path):
     result = run([nginx, "-t", "-p", tmp_path, "-c", config], tmp_path)
 
     assert "test is successful" in result.stderr
-
-
-@pytest.fixture
-def behind_nginx(default_project, nginx, tmp_path):
-    """The default project under gunicorn behind the rendered nginx, on loopback ports (the
-    HTTPS one is not 443, as on a laptop or behind a port mapping)."""
-    env = default_project.production_env(DATABASE_SSLMODE="disable")
-    default_project.manage("migrate", "--noinput", env=env)
-    default_project.manage("collectstatic", "--noinput", env=env)
-    app = Server(default_project, env, tmp_path / "gunicorn.log")
-    http_port, https_port = free_port(), free_port()
-    config = nginx_config(default_project, tmp_path, f"127.0.0.1:{app.port}", http_port, https_port)
-    proxy = subprocess.Popen([nginx, "-p", tmp_path, "-c", config, "-g", "daemon off;"])
-    try:
-        wait_until_listening(https_port, proxy, "nginx")
-        yield {
-            "domain": default_project.answers["domain_name"],
-            "http": http_port,
-            "https": https_port,
-        }
-    finally:
-        proxy.terminate()
-        proxy.wait(timeout=30)
-        app.stop()
 
 
 @with_default_project
@@ -562,16 +469,6 @@ def test_kubernetes_manifests_validate_strictly(installed_projects, answers):
     assert "secret.example.yaml" not in listed
 
 
-def resolved_views(project, paths):
-    """The view names the project's URLconf resolves the paths to."""
-    code = "import django; django.setup()\nfrom django.urls import resolve\n"
-    code += "".join(f"print(resolve({path!r}).view_name)\n" for path in paths)
-    result = project.uv(
-        "python", "-c", code, env=project.env(DJANGO_SETTINGS_MODULE="config.settings.test")
-    )
-    return result.stdout.split()
-
-
 @pytest.mark.parametrize("answers", projects_where(kubernetes=True))
 def test_kubernetes_probes_call_routes_that_exist(installed_projects, answers):
     project = installed_projects(answers)
@@ -625,6 +522,7 @@ def test_kubernetes_workers_finish_their_tasks_and_beat_runs_once(installed_proj
 # --- CI, pre-commit -----------------------------------------------------------------------------
 
 
+@with_every_project
 def test_only_the_chosen_ci_is_rendered(project):
     ci = project.answers["ci"]
 
@@ -632,6 +530,7 @@ def test_only_the_chosen_ci_is_rendered(project):
     assert (project.path / ".gitlab-ci.yml").exists() == (ci == "gitlab")
 
 
+@with_every_project
 def test_kubernetes_manifests_are_rendered_only_when_asked_for(project):
     assert (project.path / "deploy" / "k8s").exists() == project.answers["kubernetes"]
 
@@ -684,6 +583,20 @@ def test_github_workflow_is_least_privilege_and_pinned(installed_projects, answe
                     assert step["with"]["persist-credentials"] is False
 
 
+# The Makefile targets the template's tests run (in test_projects.py unless noted); the rendered
+# CI pipelines may call only these.
+MAKE_TARGETS_TESTED = {
+    "lint",
+    "typecheck",
+    "test",
+    "migrations",
+    "check-deploy",
+    "image-smoke",  # in test_image.py, with podman
+    "template-check",  # these two in test_updates.py
+    "template-update",
+}
+
+
 def ci_make_targets(project):
     paths = [*project.path.glob(".github/workflows/*.yml"), project.path / ".gitlab-ci.yml"]
     text = "".join(path.read_text() for path in paths if path.exists())
@@ -717,6 +630,7 @@ def test_gitlab_pipeline_follows_its_schema(installed_projects, answers):
     )
 
 
+@with_every_project
 def test_pre_commit_config_is_valid_and_django_upgrade_changes_nothing(project):
     config = load_yaml(project.path / ".pre-commit-config.yaml")
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}

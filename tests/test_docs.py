@@ -1,19 +1,10 @@
 """The docs cannot drift from copier.yml: every question and every choice is documented."""
 
-import os
-import subprocess
-import sys
-
 import pytest
-import yaml
 
-from .conftest import TEMPLATE_DIR
+from .helpers import TEMPLATE_DIR
+from .matrix import QUESTIONS
 
-QUESTIONS = {
-    name: spec
-    for name, spec in yaml.safe_load((TEMPLATE_DIR / "copier.yml").read_text()).items()
-    if not name.startswith("_")
-}
 README = (TEMPLATE_DIR / "README.md").read_text()
 REFERENCE = (TEMPLATE_DIR / "docs" / "questions.md").read_text()
 
@@ -45,17 +36,6 @@ def test_every_question_has_a_reference_section(question):
 )
 def test_every_choice_is_documented(question, value):
     assert f"`{value}`" in reference_section(question)
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The documentation site, built with `mkdocs build --strict` (warnings are errors)."""
-    directory = tmp_path_factory.mktemp("site")
-    env = os.environ | {"DISABLE_MKDOCS_2_WARNING": "true"}
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(directory)]
-    result = subprocess.run(command, cwd=TEMPLATE_DIR, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return directory
 
 
 def test_the_docs_site_builds_strictly(site):

@@ -3,24 +3,19 @@ scraping a project under gunicorn (2 workers) and evaluating every alert rule an
 expression; OpenTelemetry spans sent to a real OTLP/HTTP receiver and joined to the log lines."""
 
 import concurrent.futures
-import gzip
-import http.server
 import json
 import re
 import shutil
 import subprocess
-import threading
 import time
-import urllib.parse
 import urllib.request
 import uuid
 
 import pytest
 import yaml
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .conftest import Server, free_port, require_program, wait_until_listening
-from .test_projects import DEFAULTS, PROJECTS
+from .helpers import Server, monitoring, require_program
+from .matrix import DEFAULTS, PROJECTS
 
 
 def chosen(param):
@@ -33,26 +28,19 @@ def projects_observed_with(choice):
 
 PROMETHEUS_PROJECTS = projects_observed_with("prometheus")
 OPENTELEMETRY_PROJECTS = projects_observed_with("opentelemetry")
-# Served by gunicorn in the tests below: the default project (WSGI) and one with every choice
-# (ASGI, Celery).
+with_prometheus_projects = pytest.mark.parametrize("project", PROMETHEUS_PROJECTS, indirect=True)
+# Served by gunicorn in the tests below, with a real Prometheus scraping them (conftest.py): the
+# default project (WSGI) and one with every choice (ASGI, Celery).
 SERVED = [
     PROMETHEUS_PROJECTS[0],
     next(p for p in PROMETHEUS_PROJECTS if len(chosen(p)) == 3 and p.values[0].get("asgi")),
 ]
+with_served_projects = pytest.mark.parametrize("scraped", SERVED, indirect=True)
 # One WSGI and one ASGI project with OpenTelemetry.
 TRACED = [
     next(p for p in OPENTELEMETRY_PROJECTS if not p.values[0].get("asgi")),
     next(p for p in OPENTELEMETRY_PROJECTS if p.values[0].get("asgi")),
 ]
-
-
-@pytest.fixture(params=PROJECTS)
-def project(request, installed_projects):
-    return installed_projects(request.param)
-
-
-def monitoring(project):
-    return project.path / "deploy" / "monitoring"
 
 
 def load_yaml(path):
@@ -62,6 +50,7 @@ def load_yaml(path):
 # --- what is rendered ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("project", PROJECTS, indirect=True)
 def test_only_the_chosen_observability_is_rendered(project):
     choices = set(project.answers["observability"])
     pyproject = (project.path / "pyproject.toml").read_text()
@@ -84,25 +73,22 @@ def test_only_the_chosen_observability_is_rendered(project):
 # --- the monitoring stack, checked by Prometheus's and Alertmanager's own tools -----------------
 
 
-@pytest.fixture(params=PROMETHEUS_PROJECTS)
-def observed_project(request, installed_projects):
-    return installed_projects(request.param)
-
-
-def test_monitoring_check_passes_promtool(observed_project):
+@with_prometheus_projects
+def test_monitoring_check_passes_promtool(project):
     """make monitoring-check: promtool check config (which checks the rules too) and promtool
     test rules on the rendered unit tests."""
     require_program("promtool")
 
-    result = observed_project.make("monitoring-check")
+    result = project.make("monitoring-check")
 
     assert "SUCCESS" in result.stdout
 
 
-def test_a_broken_alert_rule_fails_its_unit_tests(observed_project, tmp_path):
+@with_prometheus_projects
+def test_a_broken_alert_rule_fails_its_unit_tests(project, tmp_path):
     require_program("promtool")
     copy = tmp_path / "monitoring"
-    shutil.copytree(monitoring(observed_project), copy)
+    shutil.copytree(monitoring(project), copy)
     rules = copy / "alerts.yml"
     rules.write_text(rules.read_text().replace("> 0.05", "> 0.5"))
 
@@ -125,9 +111,10 @@ def interpolate(text, values=None):
     return re.sub(r"\$\{([A-Z0-9_]+)(:[-?])([^}]*)\}", resolve, text)
 
 
-def test_alertmanager_config_passes_amtool(observed_project, tmp_path):
+@with_prometheus_projects
+def test_alertmanager_config_passes_amtool(project, tmp_path):
     require_program("amtool")
-    compose = load_yaml(observed_project.path / "compose.monitoring.yaml")
+    compose = load_yaml(project.path / "compose.monitoring.yaml")
     config = tmp_path / "alertmanager.yml"
     config.write_text(interpolate(compose["configs"]["alertmanager"]["content"]))
 
@@ -135,13 +122,14 @@ def test_alertmanager_config_passes_amtool(observed_project, tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     routing = yaml.safe_load(config.read_text())
-    assert routing["receivers"][0]["email_configs"][0]["to"] == observed_project.answers.get(
+    assert routing["receivers"][0]["email_configs"][0]["to"] == project.answers.get(
         "author_email", "team@example.com"
     )
 
 
-def test_the_alertmanager_smtp_password_comes_from_env(observed_project, tmp_path):
-    compose = load_yaml(observed_project.path / "compose.monitoring.yaml")
+@with_prometheus_projects
+def test_the_alertmanager_smtp_password_comes_from_env(project, tmp_path):
+    compose = load_yaml(project.path / "compose.monitoring.yaml")
     content = compose["configs"]["alertmanager"]["content"]
 
     resolved = yaml.safe_load(interpolate(content, {"EMAIL_HOST_PASSWORD": "from-dotenv"}))
@@ -149,8 +137,9 @@ def test_the_alertmanager_smtp_password_comes_from_env(observed_project, tmp_pat
     assert resolved["global"]["smtp_auth_password"] == "from-dotenv"
 
 
-def test_monitoring_images_are_pinned_and_uis_listen_on_loopback(observed_project):
-    services = load_yaml(observed_project.path / "compose.monitoring.yaml")["services"]
+@with_prometheus_projects
+def test_monitoring_images_are_pinned_and_uis_listen_on_loopback(project):
+    services = load_yaml(project.path / "compose.monitoring.yaml")["services"]
 
     for name, service in services.items():
         if "image" in service:
@@ -159,9 +148,10 @@ def test_monitoring_images_are_pinned_and_uis_listen_on_loopback(observed_projec
             assert port.startswith("127.0.0.1:"), name
 
 
-def test_prometheus_scrapes_every_exporter_the_stack_runs(observed_project):
-    services = load_yaml(observed_project.path / "compose.monitoring.yaml")["services"]
-    config = load_yaml(monitoring(observed_project) / "prometheus.yml")
+@with_prometheus_projects
+def test_prometheus_scrapes_every_exporter_the_stack_runs(project):
+    services = load_yaml(project.path / "compose.monitoring.yaml")["services"]
+    config = load_yaml(monitoring(project) / "prometheus.yml")
     targets = {
         target.split(":")[0]
         for job in config["scrape_configs"]
@@ -172,26 +162,27 @@ def test_prometheus_scrapes_every_exporter_the_stack_runs(observed_project):
 
     assert exporters <= targets
     assert "web" in targets
-    assert ("worker" in targets) == (observed_project.answers["background_tasks"] != "none")
+    assert ("worker" in targets) == (project.answers["background_tasks"] != "none")
 
 
 def dashboard(project):
     return json.loads((monitoring(project) / "grafana/dashboards/service.json").read_text())
 
 
-def test_the_dashboard_uses_the_provisioned_data_source(observed_project):
+@with_prometheus_projects
+def test_the_dashboard_uses_the_provisioned_data_source(project):
     provisioned = load_yaml(
-        monitoring(observed_project) / "grafana/provisioning/datasources/datasources.yml"
+        monitoring(project) / "grafana/provisioning/datasources/datasources.yml"
     )
     uids = {source["uid"] for source in provisioned["datasources"]}
-    panels = dashboard(observed_project)["panels"]
+    panels = dashboard(project)["panels"]
     titles = " ".join(panel["title"] for panel in panels)
 
     assert {panel["datasource"]["uid"] for panel in panels} <= uids
     assert all(panel["targets"] for panel in panels)
     for subject in ("Requests", "Error ratio", "latency", "query time", "Cache hit ratio"):
         assert subject in titles
-    assert ("Tasks" in titles) == (observed_project.answers["background_tasks"] != "none")
+    assert ("Tasks" in titles) == (project.answers["background_tasks"] != "none")
 
 
 @pytest.mark.parametrize(
@@ -231,90 +222,14 @@ def test_kubernetes_pods_are_annotated_for_scraping_when_prometheus_is_chosen(
 # --- a real Prometheus scraping the app under gunicorn ------------------------------------------
 
 
-class Prometheus:
-    def __init__(self, directory, rendered, metrics_port):
-        self.port = free_port()
-        config = load_yaml(rendered / "prometheus.yml")
-        config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-        # The rendered app job, pointed at the test's gunicorn; the others need containers.
-        [app] = [job for job in config["scrape_configs"] if job["job_name"] == "app"]
-        app["static_configs"] = [{"targets": [f"127.0.0.1:{metrics_port}"]}]
-        config["scrape_configs"] = [app]
-        del config["alerting"]
-        (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
-        shutil.copy(rendered / "alerts.yml", directory / "alerts.yml")
-        command = [
-            require_program("prometheus"),
-            f"--config.file={directory / 'prometheus.yml'}",
-            f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-        ]
-        self.log = (directory / "prometheus.log").open("w")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until_listening(self.port, self.process, "prometheus")
-
-    def api(self, path, **params):
-        url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            body = json.load(response)
-        assert body["status"] == "success", body
-        return body["data"]
-
-    def value(self, query):
-        result = self.api("query", query=query)["result"]
-        return float(result[0]["value"][1]) if result else None
-
-    def wait_for(self, query, expected, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if (value := self.value(query)) == expected:
-                return
-            time.sleep(0.5)
-        pytest.fail(f"{query} = {value}, expected {expected}")
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
-
-
-@pytest.fixture(scope="module", params=SERVED)
-def scraped(request, installed_projects, tmp_path_factory):
-    """The project under gunicorn (2 workers, production settings) and a real Prometheus
-    scraping its metrics port every second."""
-    project = installed_projects(request.param)
-    directory = tmp_path_factory.mktemp("scrape")
-    env = project.production_env(
-        DATABASE_SSLMODE="disable", PROMETHEUS_MULTIPROC_DIR=str(directory / "multiproc")
-    )
-    project.manage("migrate", "--noinput", env=env)
-    project.manage("collectstatic", "--noinput", env=env)
-    server = Server(project, env, directory / "gunicorn.log")
-    prometheus = Prometheus(directory, monitoring(project), int(env["METRICS_PORT"]))
-    yield project, server, prometheus, env
-    prometheus.stop()
-    server.stop()
-
-
-REQUESTS = 60
-
-
-@pytest.fixture(scope="module")
-def traffic(scraped):
-    """REQUESTS page views, 8 at a time, so both workers serve some."""
-    project, server, _, _ = scraped
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda _: server.page("/", project)[0].status, range(REQUESTS)))
-    assert statuses == [200] * REQUESTS
-    return REQUESTS
-
-
+@with_served_projects
 def test_prometheus_scrapes_the_app(scraped):
     _, _, prometheus, _ = scraped
 
     prometheus.wait_for('up{job="app"}', 1.0)
 
 
+@with_served_projects
 def test_request_counts_add_up_across_both_workers(scraped, traffic):
     project, _, prometheus, env = scraped
 
@@ -337,6 +252,7 @@ def test_request_counts_add_up_across_both_workers(scraped, traffic):
     assert sum(per_worker) == traffic
 
 
+@with_served_projects
 def test_health_probes_and_the_public_port_stay_out_of_the_metrics(scraped, traffic):
     project, server, prometheus, _ = scraped
     server.get("/health/live/", "10.1.2.3:8000")
@@ -348,6 +264,7 @@ def test_health_probes_and_the_public_port_stay_out_of_the_metrics(scraped, traf
     assert prometheus.value('count(django_http_requests_total{view=~"health.*"})') is None
 
 
+@with_served_projects
 def test_readiness_and_migrations_are_reported(scraped):
     _, server, prometheus, _ = scraped
     server.get("/health/ready/", "10.1.2.3:8000")
@@ -357,6 +274,7 @@ def test_readiness_and_migrations_are_reported(scraped):
     prometheus.wait_for("sum(rate(django_db_query_duration_seconds_count[1m])) > bool 0", 1.0)
 
 
+@with_served_projects
 def test_every_alert_rule_evaluates_without_error(scraped, traffic):
     _, _, prometheus, _ = scraped
     deadline = time.monotonic() + 30
@@ -370,6 +288,7 @@ def test_every_alert_rule_evaluates_without_error(scraped, traffic):
     assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
 
 
+@with_served_projects
 def test_every_dashboard_expression_evaluates_without_error(scraped, traffic):
     project, server, prometheus, _ = scraped
     expressions = [
@@ -389,6 +308,7 @@ def test_every_dashboard_expression_evaluates_without_error(scraped, traffic):
     assert results[expressions[0]], "no request rate by view"
 
 
+@with_served_projects
 def test_the_metrics_output_passes_promtool_check_metrics(scraped, traffic):
     _, _, _, env = scraped
     url = f"http://127.0.0.1:{env['METRICS_PORT']}/metrics"
@@ -405,54 +325,6 @@ def test_the_metrics_output_passes_promtool_check_metrics(scraped, traffic):
 
 
 # --- OpenTelemetry: spans to a real OTLP/HTTP receiver, joined to the log lines ------------------
-
-
-class OTLPReceiver(http.server.ThreadingHTTPServer):
-    """Keeps every OTLP/HTTP export it receives, by path (/v1/traces, /v1/metrics)."""
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), OTLPHandler)
-        self.port = self.server_address[1]
-        self.exports = {}
-
-    def spans(self):
-        spans = []
-        for body in self.exports.get("/v1/traces", []):
-            request = ExportTraceServiceRequest.FromString(body)
-            for resource_spans in request.resource_spans:
-                resource = {
-                    a.key: a.value.string_value or a.value.int_value
-                    for a in resource_spans.resource.attributes
-                }
-                for scope_spans in resource_spans.scope_spans:
-                    for span in scope_spans.spans:
-                        spans.append((resource, span))
-        return spans
-
-
-class OTLPHandler(http.server.BaseHTTPRequestHandler):
-    server: OTLPReceiver
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        self.server.exports.setdefault(self.path, []).append(body)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def receiver():
-    with OTLPReceiver() as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield server
-        server.shutdown()
 
 
 def traced_server(project, receiver, log_path, **otel):

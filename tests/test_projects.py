@@ -12,156 +12,25 @@ import urllib.request
 import pytest
 import yaml
 
-from extensions.context import DerivedContext
+from extensions.context import derive
 
-from .conftest import TEMPLATE_DIR, clean_environment, free_port, run, wait_until_listening
+from .helpers import clean_environment, free_port, run, wait_until_listening
+from .matrix import DEFAULTS, PROJECTS, QUESTIONS, combination_id
 
-COPIER_YML = TEMPLATE_DIR / "copier.yml"
-
-DATABASES = ["postgresql", "mysql", "sqlite"]
-CACHES = ["redis", "memcached", "database", "none"]
-# Every database with every cache; SQLite without a cache is the minimal preset (further down),
-# a service with no background work, monitoring, API or example app at all.
-COMBINATIONS = [
-    {"project_name": "Café Orders", "database": database, "cache": cache}
-    for database in DATABASES
-    for cache in CACHES
-    if (database, cache) != ("sqlite", "none")
-]
-# Each observability choice alone, beside the default (prometheus) and all three further down.
-COMBINATIONS[1]["observability"] = ["sentry", "prometheus"]  # postgresql, memcached
-COMBINATIONS[4]["observability"] = ["opentelemetry"]  # mysql, redis
-COMBINATIONS[7]["observability"] = ["sentry"]  # mysql, none
-COMBINATIONS[8]["observability"] = ["opentelemetry", "prometheus"]  # sqlite, redis
-# Each API on each database; the example app and the custom user model left out once each.
-for index, api in [(1, "drf"), (5, "drf"), (9, "drf"), (2, "ninja"), (6, "ninja"), (10, "ninja")]:
-    COMBINATIONS[index]["api"] = api
-COMBINATIONS[3]["example_app"] = False  # postgresql, none
-COMBINATIONS[10]["custom_user_model"] = False  # sqlite, database, ninja
-COMBINATIONS[10]["asgi"] = True  # Ninja under ASGI with the database cache: sync reads
-# Each cloud, its storage and secret manager run against a local emulator (Azure further down).
-COMBINATIONS[1]["cloud"] = "aws"  # postgresql, memcached, drf, django_tasks
-COMBINATIONS[6]["cloud"] = "gcp"  # mysql, database, ninja, django_tasks
-COMBINATIONS += [
-    # Every other answer at a non-default value, with text that needs escaping everywhere.
-    {
-        "project_name": 'Kitchen "Display" <Board> & Co 🍳 {{ 7*7 }}',
-        "project_slug": "kitchen_display",
-        "description": 'Shows orders "live" & <fast>; C:\\path',
-        "author_name": "Zoë O'Brien",
-        "author_email": "kitchen+ops@example.org",
-        "domain_name": "kds.internal.example.org",
-        "python_version": "3.12",
-        "database": "postgresql",
-        "cache": "redis",
-        "asgi": True,
-        "background_tasks": "celery",
-        "task_broker": "redis",
-        "observability": ["sentry", "opentelemetry", "prometheus"],
-        "api": "ninja",
-        "cloud": "azure",
-    },
-    # The delivery answers that change what is rendered: PgBouncer, Kubernetes, each CI.
-    {
-        "project_name": "Pooled Orders",
-        "database": "postgresql",
-        "cache": "redis",
-        "pgbouncer": True,
-        "kubernetes": True,
-        "ci": "gitlab",
-        "background_tasks": "celery",
-        "task_broker": "rabbitmq",
-        "observability": ["opentelemetry", "prometheus"],
-        "api": "drf",
-    },
-    {
-        "project_name": "Plain Orders",
-        "database": "mysql",
-        "cache": "memcached",
-        "kubernetes": True,
-        "ci": "none",
-        # ASGI with Celery and DRF: one of the images test_image.py builds.
-        "asgi": True,
-        "background_tasks": "celery",
-        "task_broker": "redis",
-        "api": "drf",
-        "observability": ["sentry", "opentelemetry"],
-    },
-]
-
-# The presets teams start from (presets/*.yml): each is a project of its own here.
-PRESETS = {
-    path.stem: yaml.safe_load(path.read_text())
-    for path in sorted((TEMPLATE_DIR / "presets").glob("*.yml"))
-}
-COMBINATIONS += [{"project_name": f"Preset {name}", **answers} for name, answers in PRESETS.items()]
-
-# The default answers: also served by gunicorn in test_smoke.py.
-SMOKE_ANSWERS = COMBINATIONS[0]
-
-
-def combination_id(answers):
-    parts = [answers["database"], answers["cache"], answers.get("python_version", "3.13")]
-    parts += [name for name in ("pgbouncer", "kubernetes", "asgi") if answers.get(name)]
-    if "background_tasks" in answers:
-        parts.append(answers["background_tasks"])
-    if "task_broker" in answers:
-        parts.append(answers["task_broker"])
-    if "observability" in answers:
-        parts.append("obs=" + "+".join(answers["observability"]))
-    if "api" in answers:
-        parts.append(f"api={answers['api']}")
-    if "cloud" in answers:
-        parts.append(f"cloud={answers['cloud']}")
-    parts += [f"no-{name}" for name in ("example_app", "custom_user_model") if name in answers]
-    return "-".join(parts + ([f"ci={answers['ci']}"] if "ci" in answers else []))
-
-
-PROJECTS = [
-    pytest.param(
-        answers, id=combination_id(answers), marks=pytest.mark.xdist_group(combination_id(answers))
-    )
-    for answers in COMBINATIONS
-]
-
-# Copier's defaults for the answers COMBINATIONS leave out.
-DEFAULTS = {
-    "ci": "github",
-    "kubernetes": False,
-    "pgbouncer": False,
-    "asgi": False,
-    "background_tasks": "django_tasks",
-    "observability": ["prometheus"],
-    "api": "none",
-    "example_app": True,
-    "custom_user_model": True,
-    "cloud": "none",
-}
-
-
-def projects_where(**answers):
-    """The PROJECTS params whose answers (with Copier's defaults) match."""
-    return [
-        param
-        for param in PROJECTS
-        if all((DEFAULTS | param.values[0]).get(k) == v for k, v in answers.items())
-    ]
+pytestmark = pytest.mark.parametrize("project", PROJECTS, indirect=True)
 
 
 def template_variable_names():
     """Every name a template can use: the questions, and what extensions/context.py derives."""
-    questions = {
-        name for name in yaml.safe_load(COPIER_YML.read_text()) if not name.startswith("_")
-    }
-    context = {
+    answers = {
         "project_slug": "x",
-        "python_version": "3.13",
+        "domain_name": "x.example.com",
         "database": "sqlite",
         "cache": "none",
         "background_tasks": "celery",
     }
-    DerivedContext.hook(None, context)
-    return questions | set(context) | {"_copier_conf", "_copier_answers", "_copier_python"}
+    derived = derive(DEFAULTS | answers)
+    return set(QUESTIONS) | set(derived) | {"_copier_conf", "_copier_answers", "_copier_python"}
 
 
 # Python code may contain "}}" (nested dicts) or "{{" (str.format): residue is a Jinja tag, or an
@@ -182,11 +51,6 @@ def has_residue(path, relative):
     # Django templates keep their own tags; only our variables would be residue there.
     tag_residue = path.suffix != ".html" and JINJA_TAG.search(text)
     return bool(tag_residue or JINJA_EXPRESSION.search(text))
-
-
-@pytest.fixture(params=PROJECTS)
-def project(request, installed_projects):
-    return installed_projects(request.param)
 
 
 def test_no_jinja_is_left_in_any_file_or_name(project):
@@ -218,19 +82,6 @@ def test_every_toml_yaml_and_json_file_parses(project):
     for path in files:
         parsers[path.suffix](path.read_text(encoding="utf-8"))
     assert project.path / "pyproject.toml" in files
-
-
-# The Makefile targets these tests run; the rendered CI pipelines may call only these.
-MAKE_TARGETS_TESTED = {
-    "lint",
-    "typecheck",
-    "test",
-    "migrations",
-    "check-deploy",
-    "image-smoke",  # in test_image.py, with podman
-    "template-check",  # these two in test_updates.py
-    "template-update",
-}
 
 
 def test_make_lint_passes(project):
@@ -266,13 +117,6 @@ def newcomer_environment():
     """What a newcomer has right after `copier copy`: no DATABASE_URL, CACHE_URL,
     CELERY_BROKER_URL, DJANGO_SETTINGS_MODULE or cloud variable; only the project's .env."""
     return clean_environment()
-
-
-@pytest.fixture
-def newcomer_database(project):
-    """The SQLite file the development fallback creates in the project: gone afterwards."""
-    yield project.path / "db.sqlite3"
-    (project.path / "db.sqlite3").unlink(missing_ok=True)
 
 
 def test_readme_run_commands_work_with_no_services(project, newcomer_database):

@@ -9,7 +9,7 @@ test_projects.py.
 import sys
 import tomllib
 
-from .conftest import render, run
+from .helpers import render, run
 
 
 def test_python_3_14_project_pins_its_interpreter_and_tooling(template_renderer):

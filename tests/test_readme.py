@@ -3,7 +3,7 @@
 import re
 import subprocess
 
-from .conftest import TEMPLATE_DIR, clean_environment
+from .helpers import TEMPLATE_DIR, clean_environment
 
 README = (TEMPLATE_DIR / "README.md").read_text()
 

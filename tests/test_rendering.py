@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from .conftest import TEMPLATE_DIR, copier, git, render
+from .helpers import TEMPLATE_DIR, copier, git, render
 
 ANSWERS = {"project_name": "Café Orders"}
 

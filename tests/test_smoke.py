@@ -6,43 +6,15 @@ import json
 
 import pytest
 
-from .conftest import Server, free_port, run
-from .test_projects import PROJECTS, SMOKE_ANSWERS, projects_where
+from .helpers import POD_IP_HOST
+from .matrix import PROJECTS, SMOKE_ANSWERS, projects_where
 
 WSGI_AND_ASGI = [
     next(param for param in PROJECTS if param.values[0] is SMOKE_ANSWERS),
     projects_where(asgi=True, database="postgresql", cache="redis")[0],
 ]
-POD_IP_HOST = "10.1.2.3:8000"
-
-
-@pytest.fixture(scope="module", params=WSGI_AND_ASGI)
-def project(request, installed_projects):
-    """Prepared as the README's Production section says: every line before `uv run gunicorn`."""
-    project = installed_projects(request.param)
-    *preparation, serve = project.readme_commands("Production")
-    assert serve == "uv run gunicorn"
-    env = project.production_env(DATABASE_SSLMODE="disable")
-    run(["bash", "-ec", "\n".join(preparation)], project.path, env)
-    return project
-
-
-@pytest.fixture(scope="module")
-def server(project, tmp_path_factory):
-    env = project.production_env(DATABASE_SSLMODE="disable")
-    server = Server(project, env, tmp_path_factory.mktemp("gunicorn") / "healthy.log")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def server_without_cache(project, tmp_path_factory):
-    env = project.production_env(
-        DATABASE_SSLMODE="disable", CACHE_URL=f"redis://127.0.0.1:{free_port()}/0"
-    )
-    server = Server(project, env, tmp_path_factory.mktemp("gunicorn") / "no-cache.log")
-    yield server
-    server.stop()
+# Each project prepared as its README's Production section says, then served (conftest.py).
+pytestmark = pytest.mark.parametrize("project", WSGI_AND_ASGI, indirect=True)
 
 
 def test_live_answers_a_kubelet_probing_the_pod_ip(server):

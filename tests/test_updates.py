@@ -4,31 +4,27 @@ tests. Copier exits 0 even when it leaves conflicts, so the tests look for them.
 
 import json
 import re
-import shutil
-import subprocess
 import sys
 import tomllib
 
 import pytest
 import yaml
-from packaging.version import InvalidVersion, Version
 
-from .conftest import (
+from .helpers import (
     CREATE_DATABASE,
+    NEXT_RELEASE_CMD,
     SERVICES,
     TEMPLATE_DIR,
     clean_environment,
     copier,
-    copy_working_tree,
     database_name,
     git,
+    releases,
     require_service,
     run,
     service_environment,
 )
 
-# Until a release is tagged, the last commit of 0.1.0 stands in for it.
-SYNTHETIC_RELEASES = {"0.1.0": "9125d64"}
 # Answers every release knows.
 ANSWER_SETS = [
     {"project_name": "Café Orders", "database": "postgresql", "cache": "redis"},
@@ -53,47 +49,6 @@ BEHAVIOUR_BEFORE = {
     # A database that already references auth.User cannot switch to another user model.
     "custom_user_model": "false",
 }
-
-
-def releases():
-    """PEP 440 tags of the template repository, oldest first (or the synthetic one)."""
-    tags = {}
-    for tag in git("tag", "--list", cwd=TEMPLATE_DIR).stdout.split():
-        try:
-            tags[tag] = Version(tag)
-        except InvalidVersion:
-            continue
-    if not tags:
-        return SYNTHETIC_RELEASES
-    return {tag: tag for tag in sorted(tags, key=tags.get)}
-
-
-@pytest.fixture(scope="session")
-def release_history(tmp_path_factory):
-    """A template repository holding each release (tagged) and, last, the working tree."""
-    repository = tmp_path_factory.mktemp("releases")
-    git("init", "-q", cwd=repository)
-    for tag, commit in releases().items():
-        archive = subprocess.run(
-            ["git", "archive", commit], cwd=TEMPLATE_DIR, check=True, capture_output=True
-        )
-        clear_tree(repository)
-        subprocess.run(["tar", "-x"], input=archive.stdout, cwd=repository, check=True)
-        git("add", "-A", cwd=repository)
-        git("commit", "-qm", f"release {tag}", cwd=repository)
-        git("tag", tag, cwd=repository)
-    clear_tree(repository)
-    copy_working_tree(repository)
-    git("add", "-A", cwd=repository)
-    # Empty when the working tree is the newest release: the update still moves past its tag.
-    git("commit", "-qm", "working tree", "--allow-empty", cwd=repository)
-    return repository
-
-
-def clear_tree(repository):
-    for path in repository.iterdir():
-        if path.name != ".git":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def render_at(repository, ref, answers, destination):
@@ -165,25 +120,6 @@ def test_a_project_from_a_release_updates_cleanly_and_keeps_the_teams_edits(
             assert f"\n{question}: {value}\n" in answers_file
     # The release is part of the key: each test gets a database of its own, even in parallel.
     run_project_tests(project, answers | {"project_slug": slug, "updated_from": release})
-
-
-@pytest.fixture
-def next_release(release_history, tmp_path):
-    """A copy of the release history, and a function that adds a newer release to it."""
-    repository = tmp_path / "template"
-    shutil.copytree(release_history, repository)
-
-    def publish(version):
-        dockerfile = repository / "template" / "Dockerfile.jinja"
-        command = [line for line in dockerfile.read_text().splitlines() if line.startswith("CMD ")]
-        dockerfile.write_text(dockerfile.read_text().replace(command[-1], NEXT_RELEASE_CMD))
-        git("commit", "-qam", f"release {version}", cwd=repository)
-        git("tag", version, cwd=repository)
-
-    return repository, publish
-
-
-NEXT_RELEASE_CMD = 'CMD ["gunicorn", "--preload"]'
 
 
 def project_with_a_conflicting_edit(next_release, destination):

@@ -2,21 +2,25 @@
 deployment files run, against real databases and brokers, and sends real mail to a local SMTP
 server. Tasks are queued through the project's own code (`manage.py send_notification`)."""
 
-import json
 import os
 import re
-import signal
 import subprocess
 import time
 import urllib.request
 import uuid
 
 import pytest
-import yaml
 
-from .conftest import broker_url, free_port, require_program, wait_until_listening
-from .smtp_sink import SMTPSink
-from .test_projects import DEFAULTS, projects_where
+from .helpers import (
+    Worker,
+    broker_url,
+    free_port,
+    production_env,
+    require_program,
+    wait_until_listening,
+    worker_env,
+)
+from .matrix import DEFAULTS, projects_where
 
 
 def one_per_backend(params):
@@ -39,98 +43,6 @@ with_worker_projects = pytest.mark.parametrize(
 )
 
 
-class Worker:
-    """The project's worker process, started with the command compose.prod.yaml runs."""
-
-    def __init__(self, project, env, log_path, role="worker", extra_args=()):
-        command = yaml.safe_load((project.path / "compose.prod.yaml").read_text())["services"][
-            role
-        ]["command"]
-        # The virtualenv's own executable, so signals reach the worker, not a `uv run` wrapper.
-        command = [str(project.path / ".venv" / "bin" / command[0]), *command[1:], *extra_args]
-        self.log_path = log_path
-        self.metrics_port = env["METRICS_PORT"]
-        self.log = log_path.open("w")
-        self.process = subprocess.Popen(
-            command, cwd=project.path, env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-
-    def records(self):
-        records = []
-        for line in self.log_path.read_text().splitlines():
-            if line.startswith("{"):
-                records.append(json.loads(line))
-        return records
-
-    def wait_for_log(self, message, timeout=60, **fields):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for record in self.records():
-                if record["message"].startswith(message) and all(
-                    record.get(name) == value for name, value in fields.items()
-                ):
-                    return record
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        pytest.fail(f"no log line {message!r} {fields}:\n{self.log_path.read_text()[-5000:]}")
-
-    def stop(self, timeout=60):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        returncode = self.process.wait(timeout=timeout)
-        self.log.close()
-        return returncode
-
-
-@pytest.fixture(scope="session")
-def migrated_projects(installed_projects):
-    """Each project migrated, and its queues emptied, once per session: every test's tasks are
-    done when it ends."""
-    migrated = {}
-
-    def get(answers):
-        project = installed_projects(answers)
-        if project.path not in migrated:
-            project.manage("migrate", "--noinput", env=production(project))
-            if project.answers["background_tasks"] == "celery":
-                # Messages left by an earlier run would be delivered to this run's worker.
-                queues = "--queues=default,critical"
-                project.uv(
-                    "celery", "--app=config", "purge", "--force", queues, env=production(project)
-                )
-            migrated[project.path] = project
-        return project
-
-    return get
-
-
-@pytest.fixture
-def worker_project(migrated_projects, answers):
-    return migrated_projects(answers)
-
-
-@pytest.fixture
-def smtp():
-    with SMTPSink() as sink:
-        yield sink
-
-
-def production(project, **extra):
-    return project.production_env(DATABASE_SSLMODE="disable", **extra)
-
-
-def worker_env(project, smtp, tmp_path, **extra):
-    return production(
-        project,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(smtp.port),
-        EMAIL_USE_TLS="false",
-        WORKER_HEARTBEAT_FILE=str(tmp_path / "heartbeat"),
-        **extra,
-    )
-
-
 def send_notification(project, key, env=None):
     """Queue the example task through the project's own command; returns the task's id."""
     result = project.manage(
@@ -138,16 +50,9 @@ def send_notification(project, key, env=None):
         "ada@example.com",
         "--idempotency-key",
         key,
-        env=env or production(project),
+        env=env or production_env(project),
     )
     return result.stdout.strip()
-
-
-@pytest.fixture
-def worker(worker_project, smtp, tmp_path):
-    worker = Worker(worker_project, worker_env(worker_project, smtp, tmp_path), tmp_path / "w.log")
-    yield worker
-    worker.stop()
 
 
 @with_worker_projects
@@ -263,7 +168,7 @@ def test_a_task_queued_before_a_broker_outage_still_runs(worker_project, smtp, t
     redis = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     wait_until_listening(port, redis, "redis-server")
     key = uuid.uuid4().hex
-    send_notification(worker_project, key, env=production(worker_project, **broker))
+    send_notification(worker_project, key, env=production_env(worker_project, **broker))
     redis.terminate()
     redis.wait(timeout=30)
 
