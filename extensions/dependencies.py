@@ -10,6 +10,7 @@ BASE = [
 DEVELOPMENT = [
     "django-stubs[compatible-mypy]>=6.1",
     "factory-boy>=3.3",
+    "import-linter>=2.16",
     "pytest>=9",
     "pytest-django>=4.11",
     "ruff>=0.15",

@@ -1,16 +1,14 @@
 """Jinja filters used by copier.yml: slug derivation, answer validation, and telling a new
-project from an existing one.
+project from an existing one (the filters that write text into files are in text.py).
 
 Each ``*_error`` filter returns an empty string for a valid answer, or the message Copier shows.
 """
 
-import json
 import keyword
 import re
 import unicodedata
 from pathlib import Path
 
-import markupsafe
 from jinja2.ext import Extension
 
 # Names a project package must not take: they would shadow a module the project imports.
@@ -181,26 +179,6 @@ def is_existing_project(copier_conf) -> bool:
     return (Path(copier_conf["dst_path"]) / copier_conf["answers_file"]).is_file()
 
 
-def toml_string(text: str) -> str:
-    """A TOML basic string: JSON's escapes, but every printable character written as itself
-    (TOML refuses the surrogate-pair escapes JSON writes for an emoji) and DEL escaped."""
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007F")
-
-
-def html_text(text: str) -> str:
-    """Text for a Django template: HTML-escaped, and with braces as entities, so a name such as
-    "{{ x }}" or "{% now %}" is shown as typed, never run as template code."""
-    return str(markupsafe.escape(text)).replace("{", "&#123;").replace("}", "&#125;")
-
-
-def python_string(text: str) -> str:
-    """A Python string literal of text, written as ruff format writes it: in double quotes unless
-    the text holds more double quotes than single ones."""
-    quote = "'" if text.count('"') > text.count("'") else '"'
-    escaped = text.replace("\\", "\\\\").replace(quote, "\\" + quote)
-    return quote + "".join(c if c.isprintable() else repr(c)[1:-1] for c in escaped) + quote
-
-
 class FoundryFilters(Extension):
     def __init__(self, environment):
         super().__init__(environment)
@@ -211,10 +189,7 @@ class FoundryFilters(Extension):
             bool_error=bool_error,
             raw_answer=raw_answer,
             inapplicable_error=inapplicable_error,
-            toml_string=toml_string,
-            html_text=html_text,
             hostname_error=hostname_error,
             email_error=email_error,
             is_existing_project=is_existing_project,
-            python_string=python_string,
         )

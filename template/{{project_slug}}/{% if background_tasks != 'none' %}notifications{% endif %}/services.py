@@ -51,8 +51,10 @@ def send_once(*, idempotency_key, recipient, subject, body, task_id):
     return {"status": "sent", "notification_id": notification.pk}
 
 
-def prune_notifications():
-    """Forget notifications older than TASK_RETENTION_DAYS: their keys can be reused after."""
+def prune_notifications(**signal_arguments):
+    """Forget notifications older than TASK_RETENTION_DAYS: their keys can be reused after.
+
+    Run daily with the worker's pruning (worker/signals.py)."""
     cutoff = timezone.now() - timedelta(days=settings.TASK_RETENTION_DAYS)
     deleted, _ = Notification.objects.filter(sent_at__lt=cutoff).delete()
     logger.info("Pruned %d notification(s) sent before %s", deleted, cutoff.isoformat())
