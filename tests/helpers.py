@@ -206,6 +206,11 @@ class Project:
     def slug(self):
         return self.answers["project_slug"]
 
+    @property
+    def heartbeat_script(self):
+        """What a worker's liveness probe runs."""
+        return f"{self.slug}/worker/heartbeat.py"
+
     def env(self, **extra):
         return clean_environment(**(self.service_env | extra))
 
@@ -520,9 +525,10 @@ def cloud_containers(project):
 
 
 def resolved_views(project, paths):
-    """The view names the project's URLconf resolves the paths to."""
-    code = "import django; django.setup()\nfrom django.urls import resolve\n"
-    code += "".join(f"print(resolve({path!r}).view_name)\n" for path in paths)
+    """The views the project's health middleware answers the paths with, as app:view names."""
+    code = "import django; django.setup()\n"
+    code += f"from {project.slug}.health.middleware import PROBES\n"
+    code += "".join(f"print('health:' + PROBES[{path!r}].__name__)\n" for path in paths)
     result = project.uv(
         "python", "-c", code, env=project.env(DJANGO_SETTINGS_MODULE="config.settings.test")
     )

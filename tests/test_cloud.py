@@ -110,7 +110,7 @@ def test_ecs_web_container_is_health_checked_hardened_and_logs_to_cloudwatch(
     assert web["logConfiguration"]["logDriver"] == "awslogs"
     for role in roles(project):
         worker = definitions[role]["containerDefinitions"][0]
-        assert worker["healthCheck"]["command"][1:] == ["python", "config/worker_heartbeat.py"]
+        assert worker["healthCheck"]["command"][1:] == ["python", project.heartbeat_script]
         assert "portMappings" not in worker
 
 

@@ -328,7 +328,7 @@ def test_workers_run_the_web_image_with_another_command(project):
             assert services[role]["command"] != services["web"].get("command")
             assert services[role]["healthcheck"]["test"][1:] == [
                 "python",
-                "config/worker_heartbeat.py",
+                project.heartbeat_script,
             ]
     assert ("broker" in services) == (background == "celery")
 
@@ -336,7 +336,7 @@ def test_workers_run_the_web_image_with_another_command(project):
 @with_every_project
 def test_nothing_of_background_work_is_rendered_without_it(project):
     rendered = {path.name for path in project.path.rglob("*") if ".venv" not in path.parts}
-    names = {"notifications", "worker_heartbeat.py", "celery.py", "task_worker.py"}
+    names = {"notifications", "worker", "heartbeat.py", "celery.py", "task_worker.py"}
 
     assert bool(names & rendered) == (project.answers["background_tasks"] != "none")
 
@@ -508,7 +508,7 @@ def test_kubernetes_workers_finish_their_tasks_and_beat_runs_once(installed_proj
     hpa = load_yaml(k8s / "worker-hpa.yaml")["spec"]
 
     assert worker["terminationGracePeriodSeconds"] > 300  # TASK_TIME_LIMIT's default
-    assert container["livenessProbe"]["exec"]["command"][1] == "config/worker_heartbeat.py"
+    assert container["livenessProbe"]["exec"]["command"][1] == project.heartbeat_script
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert hpa["scaleTargetRef"]["name"].endswith("-worker")
     if project.answers["background_tasks"] == "celery":

@@ -139,7 +139,7 @@ def test_the_liveness_command_tells_a_running_worker_from_a_stopped_one(
     worker_project, worker, tmp_path
 ):
     env = worker_project.env(WORKER_HEARTBEAT_FILE=str(tmp_path / "heartbeat"))
-    probe = [str(worker_project.path / ".venv/bin/python"), "config/worker_heartbeat.py"]
+    probe = [str(worker_project.path / ".venv/bin/python"), worker_project.heartbeat_script]
     deadline = time.monotonic() + 60
     while not (tmp_path / "heartbeat").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
