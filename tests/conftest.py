@@ -21,6 +21,7 @@ from .helpers import (
     DATABASE_CLIENTS,
     DEGRADING,
     EMULATOR_COMMANDS,
+    EXAMPLE_APP,
     FAULT_SECONDS,
     IMPORT_WITH_EACH_VALUE,
     MAIL_OVERRIDE,
@@ -357,16 +358,25 @@ def dependency_outages(drill, project):
 @pytest.fixture(scope="module")
 def image(request, installed_projects, engine):
     """The runtime image of the project test_image.py parametrizes `image` with (indirectly)."""
-    project = installed_projects(request.param)
+    image = smoked_image(installed_projects(request.param), engine)
+    try:
+        yield image
+    finally:
+        image.remove()
+
+
+def smoked_image(project, engine):
+    """The project's image, built and probed by its own `make image-smoke` (image.smoke)."""
     ensure_base_images(base_images(project.path / "Dockerfile"), engine["workdir"], engine["env"])
     image = Image(project, engine)
     build_flags = " ".join(engine["build_flags"])
     command = ["make", "image-smoke", "CONTAINER=podman", f"IMAGE={image.name}"]
     try:
         image.smoke = run([*command, f"BUILD_FLAGS={build_flags}"], project.path, image.make_env())
-        yield image
-    finally:
+    except BaseException:
         image.remove()
+        raise
+    return image
 
 
 @pytest.fixture(scope="module")
@@ -611,3 +621,29 @@ def worker(worker_project, smtp, tmp_path):
     worker = Worker(worker_project, worker_env(worker_project, smtp, tmp_path), tmp_path / "w.log")
     yield worker
     worker.stop()
+
+
+# --- test_example_apps.py -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trimmed_project(request, installed_projects):
+    """A project of its own, its example apps deleted exactly as its README says: the README's
+    commands, then every line of config/ that names an example app, then `make format`."""
+    project = installed_projects(request.param)
+    run(["bash", "-c", "\n".join(project.readme_commands("Where code goes"))], project.path)
+    for path in [project.path / "config/settings/base.py", project.path / "config/api.py"]:
+        if path.exists():
+            lines = path.read_text().splitlines(keepends=True)
+            path.write_text("".join(line for line in lines if not EXAMPLE_APP.search(line)))
+    project.make("format")
+    return project
+
+
+@pytest.fixture(scope="module")
+def trimmed_image(trimmed_project, engine):
+    image = smoked_image(trimmed_project, engine)
+    try:
+        yield image
+    finally:
+        image.remove()

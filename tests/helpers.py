@@ -524,6 +524,11 @@ def cloud_containers(project):
     return containers
 
 
+# A line of config/ that names an example app: `"<package>.orders",` in INSTALLED_APPS, the
+# notifications task's route, the orders router and its import in config/api.py.
+EXAMPLE_APP = re.compile(r"\.(orders|notifications)\b|\borders_router\b|\bOrderViewSet\b")
+
+
 def resolved_views(project, paths):
     """The views the project's health middleware answers the paths with, as app:view names."""
     code = "import django; django.setup()\n"

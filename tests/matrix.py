@@ -178,6 +178,27 @@ PROJECTS = [
     for answers in COMBINATIONS
 ]
 
+# Projects of their own whose example apps test_example_apps.py deletes: Django tasks with DRF,
+# and Celery with Ninja and OpenTelemetry (its task worker imports config.telemetry).
+TRIMMED = [
+    {"project_name": "Trimmed Orders", "database": "postgresql", "cache": "redis", "api": "drf"},
+    {
+        "project_name": "Trimmed Kitchen",
+        "database": "mysql",
+        "cache": "redis",
+        "background_tasks": "celery",
+        "task_broker": "redis",
+        "observability": ["opentelemetry", "prometheus"],
+        "api": "ninja",
+    },
+]
+TRIMMED_PROJECTS = [
+    pytest.param(
+        answers, id=answers["project_name"], marks=pytest.mark.xdist_group(answers["project_name"])
+    )
+    for answers in TRIMMED
+]
+
 COPIER_YML = yaml.safe_load((TEMPLATE_DIR / "copier.yml").read_text())
 QUESTIONS = {name: question for name, question in COPIER_YML.items() if not name.startswith("_")}
 
