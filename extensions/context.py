@@ -1,9 +1,9 @@
 """The facts templates use besides the answers, derived once from the complete answers.
 
 Each concern derives its own facts in a module of its own (services, dependencies, cloud,
-environment, processes); ``derive`` runs them in that order, each seeing the facts before it.
-A template uses a fact by its one name and never re-derives it from the answers. A name
-starting with an underscore is handed from one concern to a later one, not to the templates.
+environment, processes, layout); ``derive`` runs them in that order, each seeing the facts
+before it. A template uses a fact by its one name and never re-derives it from the answers. A
+name starting with an underscore is handed from one concern to a later one, not to templates.
 """
 
 from functools import cache
@@ -14,7 +14,7 @@ import yaml
 from copier_template_extensions import ContextHook
 
 HERE = Path(__file__).resolve().parent
-CONCERNS = ("services", "dependencies", "cloud", "environment", "processes")
+CONCERNS = ("services", "dependencies", "cloud", "environment", "processes", "layout")
 
 
 def load(name):
