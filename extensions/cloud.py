@@ -146,6 +146,7 @@ def settings(cloud, slug):
 def derive(answers, facts):
     cloud = answers["cloud"]
     secret_manager, secret_variable = SECRET_MANAGERS.get(cloud, ("", ""))
+    cloud_settings = settings(cloud, answers["project_slug"])
     return {
         "cloud_label": facts["labels"]["cloud"][cloud] if cloud != "none" else "",
         "cloud_cli": CLIS.get(cloud, ""),
@@ -154,7 +155,15 @@ def derive(answers, facts):
         "secret_manager": secret_manager,
         "secret_variable": secret_variable,
         "deploy_variables": DEPLOY_VARIABLES.get(cloud, {}),
-        "cloud_settings": settings(cloud, answers["project_slug"]),
+        "cloud_settings": cloud_settings,
+        # What every cloud deploy target sets in the app's environment.
+        "deploy_environment": {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_ALLOWED_HOSTS": answers["domain_name"],
+            # The cloud's load balancer is the only client; trust its X-Forwarded-* headers.
+            "FORWARDED_ALLOW_IPS": "*",
+            **cloud_settings,
+        },
         "_cloud_variables": variables(cloud),
         "media_location_env": MEDIA_LOCATION[cloud][-1:],
         "_cloud_required_env": MEDIA_LOCATION[cloud],

@@ -6,6 +6,7 @@ before it. A template uses a fact by its one name and never re-derives it from t
 name starting with an underscore is handed from one concern to a later one, not to templates.
 """
 
+import json
 from functools import cache
 from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
@@ -17,9 +18,11 @@ HERE = Path(__file__).resolve().parent
 CONCERNS = ("services", "dependencies", "cloud", "environment", "processes", "layout")
 
 
+@cache
 def load(name):
-    """A sibling module, loaded from its file: Copier loads this one by path, not as a package,
-    and an update loads two versions of the template in one process."""
+    """A sibling module, loaded from its file once: Copier loads this one by path, not as a
+    package, and an update loads two versions of the template (each its own `load`) in one
+    process."""
     spec = spec_from_file_location(f"foundry_extensions_{name}", HERE / f"{name}.py")
     module = module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -31,6 +34,7 @@ def questions():
     return yaml.safe_load((HERE.parent / "copier.yml").read_text(encoding="utf-8"))
 
 
+@cache
 def labels():
     """Each choice's short label as copier.yml words it: the text before its parenthesis."""
     return {
@@ -45,14 +49,21 @@ def complete(answers):
     skipped = {
         name: question["default"]
         for name, question in questions().items()
-        if isinstance(question, dict) and "when" in question and name not in answers
+        if isinstance(question, dict) and "when" in question and answers.get(name) is None
     }
-    return skipped | answers
+    return answers | skipped
 
 
 def derive(answers):
-    """Every derived fact, from the complete answers."""
-    answers = complete(answers)
+    """Every derived fact, from the complete answers (Copier asks for them about a thousand times
+    a render: each set of answers is derived once)."""
+    names = [name for name in questions() if not name.startswith("_")]
+    return derived(json.dumps({name: answers.get(name) for name in names}, sort_keys=True))
+
+
+@cache
+def derived(answers_json):
+    answers = complete(json.loads(answers_json))
     facts = {"labels": labels()}
     for name in CONCERNS:
         facts |= load(name).derive(answers, facts)

@@ -99,9 +99,6 @@ def derive(answers, facts):
     else:
         libraries = []
     return {
-        "uses_sentry": "sentry" in observability,
-        "uses_opentelemetry": "opentelemetry" in observability,
-        "uses_prometheus": "prometheus" in observability,
         "opentelemetry_instrumentors": [INSTRUMENTATIONS[name] for name in instrumented],
         "dependencies": sorted(
             BASE
@@ -114,11 +111,7 @@ def derive(answers, facts):
             "environ",
             *UNTYPED_BY_ANSWER["asgi"].get(answers["asgi"], []),
             # metrics/cache.py subclasses django-redis's backend.
-            *(
-                ["django_redis"]
-                if answers["cache"] == "redis" and "prometheus" in observability
-                else []
-            ),
+            *(["django_redis"] if answers["cache"] == "redis" and facts["uses_prometheus"] else []),
             *UNTYPED_BY_ANSWER["api"].get(answers["api"], []),
             *UNTYPED_BY_ANSWER["cloud"].get(answers["cloud"], []),
         ],

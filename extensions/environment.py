@@ -185,15 +185,6 @@ def derive(answers, facts):
         "CACHE_URL": facts["cache_url_example"],
         "CELERY_BROKER_URL": facts["broker_url_example"],
     }
-    # What every cloud deploy target gives the app: these settings, and the rest of what
-    # production requires from the cloud's secret store.
-    deploy_environment = {
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_ALLOWED_HOSTS": answers["domain_name"],
-        # The cloud's load balancer is the only client; trust its X-Forwarded-* headers.
-        "FORWARDED_ALLOW_IPS": "*",
-        **facts["cloud_settings"],
-    }
     slug = answers["project_slug"]
     return {
         "required_env": required,
@@ -208,6 +199,6 @@ def derive(answers, facts):
             }
             for name, default, meaning in variables(answers, facts)
         ],
-        "deploy_environment": deploy_environment,
-        "deploy_secrets": [name for name in required if name not in deploy_environment],
+        # The rest of what production requires comes from the cloud's secret store.
+        "deploy_secrets": [name for name in required if name not in facts["deploy_environment"]],
     }

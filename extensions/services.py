@@ -1,4 +1,5 @@
-"""The services the project talks to: database, cache, broker, and how it reaches them."""
+"""The services the project talks to (database, cache, broker, observability backends), and how
+it reaches them."""
 
 # The backend classes; with Prometheus, the project's subclasses of the same name count hits
 # and misses (<slug>/metrics/cache.py).
@@ -38,6 +39,7 @@ BROKER_URL_SCHEMES = {"redis": ["redis", "rediss"], "rabbitmq": ["amqp", "amqps"
 
 
 def cache_backend(path, slug, counted):
+    """With Prometheus, the project's subclass that counts hits and misses."""
     return f"{slug}.metrics.cache.{path.rsplit('.', 1)[1]}" if counted else path
 
 
@@ -49,8 +51,11 @@ def derive(answers, facts):
     # Only Celery has a broker: "" for every other answer.
     task_broker = answers["task_broker"] if answers["background_tasks"] == "celery" else ""
     uses_cache_url = cache in CACHE_URL_EXAMPLES
-    counted = "prometheus" in answers["observability"]
+    uses_prometheus = "prometheus" in answers["observability"]
     return {
+        "uses_sentry": "sentry" in answers["observability"],
+        "uses_opentelemetry": "opentelemetry" in answers["observability"],
+        "uses_prometheus": uses_prometheus,
         "task_broker": task_broker,
         "uses_pgbouncer": uses_pgbouncer,
         "uses_connection_pool": uses_connection_pool,
@@ -60,8 +65,8 @@ def derive(answers, facts):
         "uses_redis": "redis" in {cache, task_broker},
         # CACHE_URL names a cache every process shares.
         "uses_cache_url": uses_cache_url,
-        "cache_backend": cache_backend(CACHE_BACKENDS[cache], slug, counted),
-        "local_cache_backend": cache_backend(CACHE_BACKENDS["none"], slug, counted),
+        "cache_backend": cache_backend(CACHE_BACKENDS[cache], slug, uses_prometheus),
+        "local_cache_backend": cache_backend(CACHE_BACKENDS["none"], slug, uses_prometheus),
         "cache_description": CACHE_DESCRIPTIONS[cache],
         # Sessions live in the cache only when every process sees the same cache.
         "session_engine": "django.contrib.sessions.backends."

@@ -55,8 +55,8 @@ def wrap(words, first_prefix, prefix):
 
 
 def markdown_reflow(markdown: str) -> str:
-    """Each paragraph and list item refilled to WIDTH columns; code, tables, headings and HTML
-    left as they are."""
+    """Each paragraph and list item refilled to WIDTH columns, one blank line between blocks;
+    code, tables, headings and HTML left as they are."""
     output, paragraph, in_code = [], None, False
 
     def flush():
@@ -70,7 +70,11 @@ def markdown_reflow(markdown: str) -> str:
             flush()
             in_code = not in_code
             output.append(line)
-        elif in_code or not line.strip() or BLOCK_START.match(line):
+        elif not in_code and not line.strip():
+            flush()
+            if output and output[-1].strip():  # one blank line between blocks, never two
+                output.append("")
+        elif in_code or BLOCK_START.match(line):
             flush()
             output.append(line)
         elif item := LIST_ITEM.match(line):
