@@ -21,6 +21,20 @@ CHECK_DEADLINE = 0.25  # a healthy server answers the check's empty query in a m
 class DatabaseWrapper(FailFast, base.DatabaseWrapper):
     _connection_pools: dict[str, ConnectionPool]  # Django's, one per database alias
 
+    def get_new_connection(self, conn_params):
+        """A request waits for a pooled connection as long as the pool's timeout says, but a pool
+        that never connected yet (a new process) may need longer for its first connection (DNS,
+        TLS with a distant server): until it made one, it may take as long as connecting may."""
+        if pool := self.pool:
+            options = self.settings_dict["OPTIONS"]["pool"]
+            request_wait = options.get("timeout", 30.0) if isinstance(options, dict) else 30.0
+            stats = pool.get_stats()
+            if stats.get("connections_num", 0) > stats.get("connections_errors", 0):
+                pool.timeout = request_wait
+            else:
+                pool.timeout = max(request_wait, settings.DATABASE_TIMEOUT)
+        return super().get_new_connection(conn_params)
+
     def reconnected(self):
         pool = self._connection_pools.get(self.alias)
         return pool is not None and pool.get_stats()["pool_available"] > 0
