@@ -15,6 +15,8 @@ DEVELOPMENT = [
     "pytest-django>=4.11",
     "ruff>=0.15",
 ]
+# `make loadtest` only: a group of its own, which `uv sync` leaves out.
+LOADTEST = ["locust>=2.40"]
 # By answer: each value of each question that adds packages.
 BY_ANSWER = {
     "database": {
@@ -107,8 +109,11 @@ def derive(answers, facts):
             + [f"opentelemetry-instrumentation-{library}>=0.59b0" for library in libraries]
         ),
         "dev_dependencies": sorted(DEVELOPMENT + by_answer(DEVELOPMENT_BY_ANSWER, answers)),
+        "loadtest_dependencies": LOADTEST,
         "untyped_modules": [
             "environ",
+            # Not installed with the dev tools (its own group, see LOADTEST).
+            "locust.*",
             *UNTYPED_BY_ANSWER["asgi"].get(answers["asgi"], []),
             # metrics/cache.py subclasses django-redis's backend.
             *(["django_redis"] if answers["cache"] == "redis" and facts["uses_prometheus"] else []),

@@ -13,6 +13,11 @@ DJANGO = [
     ),
     ("DJANGO_SECRET_KEY", "", "Long random secret; .env gets one on first setup"),
     (
+        "DJANGO_SECRET_KEY_FALLBACKS",
+        "",
+        "Comma-separated previous secret keys, accepted while what they signed expires",
+    ),
+    (
         "DJANGO_ALLOWED_HOSTS",
         "localhost,127.0.0.1,[::1]",
         "Comma-separated hostnames the service answers on",

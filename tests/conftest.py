@@ -47,7 +47,6 @@ from .helpers import (
     git,
     http_get,
     monitoring,
-    nginx_config,
     ports_are_free,
     production_env,
     releases,
@@ -57,6 +56,7 @@ from .helpers import (
     require_service,
     run,
     run_outage,
+    serve_behind_nginx,
     serve_in_production,
     service_environment,
     wait_until_listening,
@@ -109,6 +109,9 @@ def installed_projects(template_renderer, pgbouncer, emulator):
                 project.answers, project.path, pgbouncer, emulator
             )
             run(["uv", "sync"], project.path, clean_environment(), timeout=900)
+            if project.answers["api"] != "none":
+                # What a team commits after its first test run (see test_api.py).
+                project.make("api-schema")
             if project.answers["database"] in CREATE_DATABASE:
                 code = CREATE_DATABASE[project.answers["database"]].format(
                     name=database_name(project.answers)
@@ -265,24 +268,8 @@ def nginx():
 def behind_nginx(default_project, nginx, tmp_path):
     """The default project under gunicorn behind the rendered nginx, on loopback ports (the
     HTTPS one is not 443, as on a laptop or behind a port mapping)."""
-    env = default_project.production_env(DATABASE_SSLMODE="disable")
-    default_project.manage("migrate", "--noinput", env=env)
-    default_project.manage("collectstatic", "--noinput", env=env)
-    app = Server(default_project, env, tmp_path / "gunicorn.log")
-    http_port, https_port = free_port(), free_port()
-    config = nginx_config(default_project, tmp_path, f"127.0.0.1:{app.port}", http_port, https_port)
-    proxy = subprocess.Popen([nginx, "-p", tmp_path, "-c", config, "-g", "daemon off;"])
-    try:
-        wait_until_listening(https_port, proxy, "nginx")
-        yield {
-            "domain": default_project.answers["domain_name"],
-            "http": http_port,
-            "https": https_port,
-        }
-    finally:
-        proxy.terminate()
-        proxy.wait(timeout=30)
-        app.stop()
+    with serve_behind_nginx(default_project, tmp_path, nginx) as ports:
+        yield {"domain": default_project.answers["domain_name"]} | ports
 
 
 # --- test_docs.py ---------------------------------------------------------------------------------
@@ -629,7 +616,8 @@ def worker(worker_project, smtp, tmp_path):
 @pytest.fixture(scope="module")
 def trimmed_project(request, installed_projects):
     """A project of its own, its example apps deleted exactly as its README says: the README's
-    commands, then every line of config/ that names an example app, then `make format`."""
+    commands, then every line of config/ that names an example app, then `make format` and
+    `make api-schema`."""
     project = installed_projects(request.param)
     run(["bash", "-c", "\n".join(project.readme_commands("Where code goes"))], project.path)
     for path in [project.path / "config/settings/base.py", project.path / "config/api.py"]:
@@ -637,6 +625,7 @@ def trimmed_project(request, installed_projects):
             lines = path.read_text().splitlines(keepends=True)
             path.write_text("".join(line for line in lines if not EXAMPLE_APP.search(line)))
     project.make("format")
+    project.make("api-schema")
     return project
 
 

@@ -2,6 +2,7 @@
 drills, images, workers and stacks the tests drive. conftest.py hands them out as fixtures;
 matrix.py holds the answer sets."""
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -454,6 +455,27 @@ def serve_in_production(project, directory, **env):
     project.manage("migrate", "--noinput", env=env)
     project.manage("collectstatic", "--noinput", env=env)
     return Server(project, env, directory / "gunicorn.log")
+
+
+@contextlib.contextmanager
+def serve_behind_nginx(project, directory, nginx, **env):
+    """The project under gunicorn (serve_in_production) behind the rendered nginx, on loopback
+    ports (the HTTPS one is not 443, as on a laptop or behind a port mapping); its self-signed
+    certificate is for localhost, in directory/certs/fullchain.pem."""
+    app = serve_in_production(project, directory, **env)
+    try:
+        http_port, https_port = free_port(), free_port()
+        upstream = f"127.0.0.1:{app.port}"
+        config = nginx_config(project, directory, upstream, http_port, https_port)
+        proxy = subprocess.Popen([nginx, "-p", directory, "-c", config, "-g", "daemon off;"])
+        try:
+            wait_until_listening(https_port, proxy, "nginx")
+            yield {"http": http_port, "https": https_port, "app": app}
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=30)
+    finally:
+        app.stop()
 
 
 def http_get(port, path, host, headers=None):

@@ -1,11 +1,13 @@
 """Each API under gunicorn with production settings, on real PostgreSQL: schemathesis finds no
 5xx and no response its own OpenAPI schema does not allow; CORS and the rate limits follow the
-environment."""
+environment. Its committed schema (openapi.json) is a contract the project's tests hold the code
+to, and the TypeScript client made from it type-checks."""
 
 import http.client
 import json
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import serve_in_production
+from .helpers import require_program, serve_in_production
 from .matrix import API_PROJECTS
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -164,3 +166,109 @@ def test_admin_logins_past_the_login_rate_limit_get_429(limited_server):
     assert statuses == [200, 200, 429]
     # Counted per client as the proxy saw it: another client still gets the form.
     assert admin_login(*limited_server, new_client_ip()) == 200
+
+
+# --- The schema as a contract, and its TypeScript client ------------------------------------------
+
+SCHEMA_TEST = "tests/test_api_schema.py"
+with_each_api = pytest.mark.parametrize("answers", API_PROJECTS[:2])
+
+
+def schema_test(project, ci):
+    """The project's own schema test, as a laptop (no CI variable) or CI runs it."""
+    env = {name: value for name, value in project.env().items() if name != "CI"}
+    return project.uv(
+        "pytest", "-q", SCHEMA_TEST, env=env | ({"CI": "true"} if ci else {}), check=False
+    )
+
+
+@pytest.fixture
+def committed_schema(installed_projects, request, tmp_path):
+    """The project's openapi.json, as `make api-schema` wrote it; put back after the test."""
+    project = installed_projects(request.param)
+    path = project.path / "openapi.json"
+    shutil.copy(path, tmp_path / "openapi.json")
+    yield project, path
+    shutil.copy(tmp_path / "openapi.json", path)
+
+
+with_each_committed_schema = pytest.mark.parametrize(
+    "committed_schema", API_PROJECTS[:2], indirect=True
+)
+
+
+@with_each_committed_schema
+def test_the_first_test_run_outside_ci_writes_the_schema_make_api_schema_writes(committed_schema):
+    project, path = committed_schema
+    written_by_make = json.loads(path.read_text())
+    path.unlink()
+
+    result = schema_test(project, ci=False)
+
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert json.loads(path.read_text()) == written_by_make
+
+
+@with_each_committed_schema
+def test_ci_fails_while_the_schema_is_not_committed(committed_schema):
+    project, path = committed_schema
+    path.unlink()
+
+    result = schema_test(project, ci=True)
+
+    assert result.returncode == 1
+    assert "openapi.json is missing: run `make api-schema` and commit it" in result.stdout
+    assert not path.exists()
+
+
+@with_each_committed_schema
+def test_the_tests_fail_when_the_code_and_the_committed_schema_differ(committed_schema):
+    project, path = committed_schema
+    schema = json.loads(path.read_text())
+    del schema["paths"]["/api/v1/me/"]
+    path.write_text(json.dumps(schema))
+
+    result = schema_test(project, ci=False)
+
+    assert result.returncode == 1
+    assert "The API no longer matches openapi.json: run `make api-schema`" in result.stdout
+
+
+TYPED_USE = """\
+import type { paths } from "./schema";
+
+type Me = paths["/api/v1/me/"]["get"]["responses"][200]["content"]["application/json"];
+declare const me: Me;
+export const username: string = me.username;
+// @ts-expect-error: the schema has no such field (fails if the client typed everything as any)
+export const nothing = me.no_such_field;
+// @ts-expect-error: the API has no such path
+export type Nowhere = paths["/api/v1/nowhere/"];
+"""
+
+
+@with_each_api
+def test_make_api_client_generates_typescript_that_type_checks(installed_projects, answers):
+    npx = require_program("npx")
+    project = installed_projects(answers)
+    project.make("api-client")
+    (project.path / "api-client/use.ts").write_text(TYPED_USE)
+
+    result = subprocess.run(
+        [
+            npx,
+            "--yes",
+            "--package",
+            "typescript@5.9.3",
+            "tsc",
+            "--noEmit",
+            "--strict",
+            "api-client/use.ts",
+        ],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr

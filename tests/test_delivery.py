@@ -200,6 +200,30 @@ def test_compose_files_follow_the_compose_spec(project):
 
 
 @with_every_project
+def test_dev_container_follows_its_schema(project):
+    schema = Path(__file__).parent / "schemas/devContainer.base.schema.json"
+    tool(
+        "check-jsonschema",
+        "--schemafile",
+        schema,
+        ".devcontainer/devcontainer.json",
+        cwd=project.path,
+    )
+
+
+@with_every_project
+def test_dev_container_opens_the_development_web_service_on_the_mounted_project(project):
+    config = json.loads((project.path / ".devcontainer/devcontainer.json").read_text())
+    [compose_file] = config["dockerComposeFile"]
+    services = load_yaml(project.path / ".devcontainer" / compose_file)["services"]
+    web = services[config["service"]]
+
+    assert set(config["runServices"]) <= services.keys()
+    assert web["build"]["target"] == "dev"  # the image stage with the dev tools
+    assert f".:{config['workspaceFolder']}" in web["volumes"]
+
+
+@with_every_project
 def test_compose_services_are_health_checked_and_waited_for(project):
     for path in compose_files(project):
         services = load_yaml(path)["services"]
@@ -533,6 +557,22 @@ def test_only_the_chosen_ci_is_rendered(project):
 @with_every_project
 def test_kubernetes_manifests_are_rendered_only_when_asked_for(project):
     assert (project.path / "deploy" / "k8s").exists() == project.answers["kubernetes"]
+
+
+ROLLBACKS = {
+    "aws": "aws ecs update-service",
+    "gcp": "gcloud run services update-traffic",
+    "azure": "az containerapp revision activate",
+}
+
+
+@with_every_project
+def test_the_runbook_rolls_back_each_chosen_deploy_target_and_names_no_other(project):
+    runbook = (project.path / "docs/runbook.md").read_text()
+
+    assert ("kubectl rollout undo" in runbook) == project.answers["kubernetes"]
+    for cloud, command in ROLLBACKS.items():
+        assert (command in runbook) == (project.answers["cloud"] == cloud), cloud
 
 
 @pytest.mark.parametrize("answers", projects_where(ci="github"))

@@ -111,6 +111,24 @@ def interpolate(text, values=None):
     return re.sub(r"\$\{([A-Z0-9_]+)(:[-?])([^}]*)\}", resolve, text)
 
 
+def github_anchor(heading):
+    """The id GitHub and GitLab give a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@with_prometheus_projects
+def test_every_alert_links_its_section_of_the_projects_runbook(project):
+    runbook = (project.path / "docs/runbook.md").read_text()
+    anchors = {github_anchor(h) for h in re.findall(r"^#+ (.+)$", runbook, re.MULTILINE)}
+    rules = yaml.safe_load((project.path / "deploy/monitoring/alerts.yml").read_text())
+    alerts = [rule for group in rules["groups"] for rule in group["rules"]]
+
+    for alert in alerts:
+        path, _, anchor = alert["annotations"]["runbook_url"].partition("#")
+        assert path == "docs/runbook.md", alert["alert"]
+        assert anchor in anchors, f"docs/runbook.md has no section for {alert['alert']}"
+
+
 @with_prometheus_projects
 def test_alertmanager_config_passes_amtool(project, tmp_path):
     require_program("amtool")
