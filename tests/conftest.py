@@ -478,7 +478,7 @@ def stack(installed_projects, engine, tmp_path_factory):
         stack.podman("rmi", "--force", app_image, check=False)
 
 
-# --- test_projects.py -----------------------------------------------------------------------------
+# --- test_newcomers.py ----------------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -457,6 +457,30 @@ def serve_in_production(project, directory, **env):
     return Server(project, env, directory / "gunicorn.log")
 
 
+# Rate limits far above what a test sends, so every response it sees is the service's own.
+UNTHROTTLED = {
+    "API_THROTTLE_ANON": "100000/min",
+    "API_THROTTLE_USER": "100000/min",
+    "LOGIN_RATE_LIMIT": "100000/min",
+}
+
+
+def create_superuser(project, username, password):
+    """An account on the project's production database (kept if it exists already)."""
+    env = project.production_env(DATABASE_SSLMODE="disable", DJANGO_SUPERUSER_PASSWORD=password)
+    email = f"{username}@example.com"
+    project.manage(
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        username,
+        "--email",
+        email,
+        env=env,
+        check=False,
+    )
+
+
 @contextlib.contextmanager
 def serve_behind_nginx(project, directory, nginx, **env):
     """The project under gunicorn (serve_in_production) behind the rendered nginx, on loopback

@@ -178,6 +178,7 @@ PROJECTS = [
     for answers in COMBINATIONS
 ]
 
+
 # Projects of their own whose example apps test_example_apps.py deletes: Django tasks with DRF,
 # and Celery with Ninja and OpenTelemetry (its task worker imports config.telemetry).
 TRIMMED = [
@@ -262,3 +263,33 @@ API_PROJECTS = [
     projects_where(api="ninja", asgi=True, cache="redis")[0],  # async reads
     projects_where(api="ninja", asgi=True, cache="database")[0],
 ]
+
+
+def answer_values(answers):
+    """Each (question, value) pair of a project's answers, Copier's defaults included; every
+    option of a multiselect counts, and none at all is a value too."""
+    answers = DEFAULTS | answers
+    values = set()
+    for name, question in QUESTIONS.items():
+        if "choices" not in question and question["type"] != "bool":
+            continue  # free text: every project has some
+        if question.get("multiselect"):
+            values |= {(name, option) for option in answers[name]} or {(name, "none")}
+        elif name in answers:
+            values.add((name, str(answers[name])))
+    return values
+
+
+def every_value_once(params):
+    """The fewest params (greedily) that together give every question each value it has in
+    params: for what depends on each answer alone, not on how answers combine."""
+    wanted = set().union(*(answer_values(param.values[0]) for param in params))
+    chosen, covered = [], set()
+    while covered != wanted:
+        best = max(params, key=lambda param: len(answer_values(param.values[0]) - covered))
+        chosen.append(best)
+        covered |= answer_values(best.values[0])
+    return chosen
+
+
+EVERY_VALUE_ONCE = every_value_once(PROJECTS)

@@ -5,17 +5,10 @@ import csv
 
 import pytest
 
-from .helpers import run, serve_behind_nginx
+from .helpers import UNTHROTTLED, create_superuser, run, serve_behind_nginx
 from .matrix import API_PROJECTS, SMOKE_ANSWERS, combination_id
 
 USERNAME, PASSWORD = "load-tester", "a long enough test password"
-# The simulated API clients share one account and sign in once per process: rate limits far
-# above what the run sends, so every failure is the service's own.
-UNTHROTTLED = {
-    "API_THROTTLE_ANON": "100000/min",
-    "API_THROTTLE_USER": "100000/min",
-    "LOGIN_RATE_LIMIT": "100000/min",
-}
 # Without an API, with DRF, and with Django Ninja under ASGI.
 LOADED = [
     pytest.param(
@@ -41,19 +34,7 @@ def test_a_bounded_load_test_through_tls_has_no_failures(
     # The self-signed certificate is for localhost: the run addresses the service by that name.
     env = UNTHROTTLED | {"DJANGO_ALLOWED_HOSTS": "localhost"}
     with serve_behind_nginx(project, tmp_path, nginx, **env) as ports:
-        account = project.production_env(
-            DATABASE_SSLMODE="disable", DJANGO_SUPERUSER_PASSWORD=PASSWORD
-        )
-        project.manage(
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            USERNAME,
-            "--email",
-            "l@example.com",
-            env=account,
-            check=False,
-        )
+        create_superuser(project, USERNAME, PASSWORD)
         loader = project.env(
             LOADTEST_USERNAME=USERNAME,
             LOADTEST_PASSWORD=PASSWORD,
@@ -66,7 +47,7 @@ def test_a_bounded_load_test_through_tls_has_no_failures(
                 f"LOADTEST_HOST=https://localhost:{ports['https']}",
                 "LOADTEST_USERS=10",
                 "LOADTEST_RATE=10",
-                "LOADTEST_DURATION=8s",
+                "LOADTEST_DURATION=5s",
             ],
             project.path,
             loader,
