@@ -112,8 +112,9 @@ def derive(answers, facts):
         "loadtest_dependencies": LOADTEST,
         "untyped_modules": [
             "environ",
-            # Not installed with the dev tools (its own group, see LOADTEST).
+            # Not installed with the dev tools (their own group, see LOADTEST).
             "locust.*",
+            "gevent.*",
             *UNTYPED_BY_ANSWER["asgi"].get(answers["asgi"], []),
             # metrics/cache.py subclasses django-redis's backend.
             *(["django_redis"] if answers["cache"] == "redis" and facts["uses_prometheus"] else []),

@@ -4,6 +4,8 @@ do to the link what production does to it, without touching the shared service i
 - cut():       every open connection is reset and new ones are refused (the service is down);
 - blackhole(): connections stay open but nothing goes through, either way (the service hangs:
                a stuck host, or a proxy holding queries while the database behind it is gone);
+- slow(s):     new connections reach the service only after s seconds (a slow path to it: DNS,
+               a TLS handshake with a distant server);
 - restore():   held connections are reset, new ones go through again (the service is back).
 """
 
@@ -19,6 +21,7 @@ class FaultProxy:
     def __init__(self, target_port, target_host="127.0.0.1"):
         self.target = (target_host, target_port)
         self.mode = OPEN
+        self.connect_delay = 0.0
         self._lock = threading.Lock()
         self._sockets = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -32,6 +35,9 @@ class FaultProxy:
 
     def blackhole(self):
         self.mode = BLACKHOLE
+
+    def slow(self, seconds):
+        self.connect_delay = seconds
 
     def restore(self):
         if self.mode == BLACKHOLE:
@@ -55,14 +61,19 @@ class FaultProxy:
             self._track(client)
             if self.mode == BLACKHOLE:
                 continue  # accepted, never answered
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                reset(client)
-                continue
-            self._track(upstream)
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client):
+        if self._closed.wait(self.connect_delay):
+            return
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            reset(client)
+            return
+        self._track(upstream)
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
     def _pump(self, source, sink):
         while not self._closed.is_set():

@@ -266,13 +266,16 @@ API_PROJECTS = [
 
 
 def answer_values(answers):
-    """Each (question, value) pair of a project's answers, Copier's defaults included; every
-    option of a multiselect counts, and none at all is a value too."""
+    """Each (question, value) pair of a project's answers, Copier's defaults included, for the
+    questions Copier asks it; every option of a multiselect counts, and none at all is a value
+    too."""
     answers = DEFAULTS | answers
     values = set()
     for name, question in QUESTIONS.items():
         if "choices" not in question and question["type"] != "bool":
             continue  # free text: every project has some
+        if "when" in question and JINJA.from_string(question["when"]).render(answers) != "True":
+            continue  # not asked: the answer changes nothing
         if question.get("multiselect"):
             values |= {(name, option) for option in answers[name]} or {(name, "none")}
         elif name in answers:

@@ -562,7 +562,7 @@ def test_kubernetes_manifests_are_rendered_only_when_asked_for(project):
 ROLLBACKS = {
     "aws": "aws ecs update-service",
     "gcp": "gcloud run services update-traffic",
-    "azure": "az containerapp revision activate",
+    "azure": "az containerapp update --name",
 }
 
 

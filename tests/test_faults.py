@@ -149,6 +149,20 @@ def test_a_dependency_outage_is_logged_once_per_worker_and_its_end_once(dependen
 # --- Workers recycled under load (max_requests) ------------------------------------------------
 
 
+def test_new_processes_serve_over_a_slow_path_to_the_database(drill_project, tmp_path):
+    """Every gunicorn worker connects afresh; over a slow path (DNS, a TLS handshake with a
+    distant server) that takes longer than a request waits for a pooled connection."""
+    drill = Drill(drill_project, tmp_path)
+    try:
+        drill.proxy("DATABASE_URL").slow(1.0)
+        drill.client.sign_in("drill", "drill-pw")
+        answers = [drill.client.request("/admin/") for _ in range(WORKERS * 3)]
+    finally:
+        drill.stop()
+
+    assert [a.status for a in answers] == [200] * len(answers)
+
+
 def test_recycling_workers_under_load_fails_no_request(drill_project, tmp_path):
     drill = Drill(drill_project, tmp_path, GUNICORN_MAX_REQUESTS="20")
     try:

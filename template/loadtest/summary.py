@@ -14,9 +14,12 @@ FIELDS = ["Request Count", "Failure Count", "50%", "95%", "99%"]
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    with open(sys.argv[1], newline="") as file:
-        rows = list(csv.DictReader(file))
-    if not rows:
+    try:
+        with open(sys.argv[1], newline="") as file:
+            rows = list(csv.DictReader(file))
+    except FileNotFoundError:
+        sys.exit(f"{sys.argv[1]} does not exist: Locust stopped before it ran (see above).")
+    if not rows or rows[-1]["Request Count"] == "0":
         sys.exit(f"{sys.argv[1]} holds no requests: did the run reach the service?")
     width = max(len(f"{row['Type']} {row['Name']}".strip()) for row in rows)
     print(f"{'Endpoint':<{width}}  " + "  ".join(f"{column:>8}" for column in COLUMNS))

@@ -8,6 +8,8 @@ holding the query while the database behind it is gone). The pool's connections
 cancels a slow query first; the pool's check before lending one waits a quarter second.
 """
 
+import weakref
+
 import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base
@@ -18,22 +20,25 @@ from .. import FailFast
 CHECK_DEADLINE = 0.25  # a healthy server answers the check's empty query in a millisecond
 
 
-class DatabaseWrapper(FailFast, base.DatabaseWrapper):
-    _connection_pools: dict[str, ConnectionPool]  # Django's, one per database alias
+class FirstConnection(base.DatabaseWrapper):
+    """A request waits half a second for a pooled connection (production settings), but a new
+    process's pool may need longer for its first one (DNS, TLS with a distant server): each pool
+    waits for its first connection as long as connecting may take, DATABASE_TIMEOUT."""
 
     def get_new_connection(self, conn_params):
-        """A request waits for a pooled connection as long as the pool's timeout says, but a pool
-        that never connected yet (a new process) may need longer for its first connection (DNS,
-        TLS with a distant server): until it made one, it may take as long as connecting may."""
-        if pool := self.pool:
-            options = self.settings_dict["OPTIONS"]["pool"]
-            request_wait = options.get("timeout", 30.0) if isinstance(options, dict) else 30.0
-            stats = pool.get_stats()
-            if stats.get("connections_num", 0) > stats.get("connections_errors", 0):
-                pool.timeout = request_wait
-            else:
-                pool.timeout = max(request_wait, settings.DATABASE_TIMEOUT)
+        pool = self.pool
+        if pool is not None and pool not in _connected_pools:
+            pool.open()
+            pool.putconn(pool.getconn(timeout=max(pool.timeout, settings.DATABASE_TIMEOUT)))
+            _connected_pools.add(pool)
         return super().get_new_connection(conn_params)
+
+
+_connected_pools: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
+
+
+class DatabaseWrapper(FailFast, FirstConnection):
+    _connection_pools: dict[str, ConnectionPool]  # Django's, one per database alias
 
     def reconnected(self):
         pool = self._connection_pools.get(self.alias)
