@@ -7,8 +7,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Prefetch
+
+# An explicit range: without it the API schema would carry each database's own integer range.
+MAX_QUANTITY = 1000
 
 
 class OrderQuerySet(models.QuerySet):
@@ -52,7 +56,9 @@ class Order(models.Model):
 class LineItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     product = models.CharField(max_length=200)
-    quantity = models.PositiveIntegerField()
+    quantity = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_QUANTITY)]
+    )
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
 
     def __str__(self):

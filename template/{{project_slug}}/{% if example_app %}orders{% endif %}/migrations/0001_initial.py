@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import django.core.serializers.json
+import django.core.validators
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -66,7 +67,15 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("product", models.CharField(max_length=200)),
-                ("quantity", models.PositiveIntegerField()),
+                (
+                    "quantity",
+                    models.PositiveIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(1000),
+                        ]
+                    ),
+                ),
                 ("unit_price", models.DecimalField(decimal_places=2, max_digits=10)),
                 (
                     "order",
