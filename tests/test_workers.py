@@ -23,12 +23,16 @@ from .helpers import (
 from .matrix import DEFAULTS, projects_where
 
 
+def answers_of(param):
+    return DEFAULTS | param.values[0]
+
+
 def one_per_backend(params):
-    """The first project of each database (behind PgBouncer or not) and broker: the worker's
-    code is the same for the others."""
+    """A project of each database (behind PgBouncer or not) and broker: the worker's code is
+    the same for the others. The least instrumented one, whose processes start fastest."""
     chosen = {}
-    for param in params:
-        answers = DEFAULTS | param.values[0]
+    for param in sorted(params, key=lambda param: len(answers_of(param)["observability"])):
+        answers = answers_of(param)
         backend = (answers["database"], answers["pgbouncer"], answers.get("task_broker"))
         chosen.setdefault(backend, param)
     return list(chosen.values())
