@@ -946,6 +946,11 @@ class Prometheus:
         self.log = (directory / "prometheus.log").open("w")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         wait_until_listening(self.port, self.process, "prometheus")
+        # It listens before its storage is open, and answers 503 until then.
+        deadline = time.monotonic() + 60
+        while http_get(self.port, "/-/ready", "127.0.0.1")[0] != 200:
+            assert time.monotonic() < deadline, "prometheus never became ready"
+            time.sleep(0.2)
 
     def api(self, path, **params):
         url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
