@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .helpers import UNTHROTTLED, create_superuser, require_program, serve_in_production
-from .matrix import API_PROJECTS
+from .matrix import API_PROJECTS, combination_id
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 SCHEMA_PATHS = {"drf": "/api/schema/", "ninja": "/api/v1/openapi.json"}
@@ -89,17 +89,24 @@ def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(
     assert "✅ Stateful" in result.stdout
 
 
+# limited_server serves the first API project: on the worker that installed it (its database is
+# created there), never on a second worker at the same time.
+with_the_limited_server = pytest.mark.xdist_group(combination_id(API_PROJECTS[0].values[0]))
+
+
 def preflight(server, project, origin):
     headers = {"Origin": origin, "Access-Control-Request-Method": "GET"}
     response, _ = request(server, project, "OPTIONS", "/api/v1/me/", headers=headers)
     return response
 
 
+@with_the_limited_server
 def test_a_listed_origin_gets_cors_headers(limited_server):
     response = preflight(*limited_server, "https://app.example.com")
     assert response.getheader("Access-Control-Allow-Origin") == "https://app.example.com"
 
 
+@with_the_limited_server
 def test_an_unlisted_origin_gets_no_cors_headers(limited_server):
     response = preflight(*limited_server, "https://evil.example.net")
     assert response.getheader("Access-Control-Allow-Origin") is None
@@ -110,6 +117,7 @@ def new_client_ip():
     return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
 
 
+@with_the_limited_server
 def test_anonymous_requests_past_the_rate_from_the_environment_get_429(limited_server):
     server, project = limited_server
     forwarded = {"X-Forwarded-For": new_client_ip()}
@@ -144,6 +152,7 @@ def admin_login(server, project, client_ip):
     return status
 
 
+@with_the_limited_server
 def test_admin_logins_past_the_login_rate_limit_get_429(limited_server):
     client_ip = new_client_ip()
     statuses = [admin_login(*limited_server, client_ip) for _ in range(3)]
