@@ -177,7 +177,8 @@ PROJECTS = [
     )
     for answers in COMBINATIONS
 ]
-
+# The default answers' project.
+SMOKE_PROJECT = PROJECTS[0]
 
 # Projects of their own whose example apps test_example_apps.py deletes: Django tasks with DRF,
 # and Celery with Ninja and OpenTelemetry (its task worker imports config.telemetry).

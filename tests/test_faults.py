@@ -17,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from .helpers import WORKERS, Drill, log_records
-from .matrix import PROJECTS, SMOKE_ANSWERS, projects_where
+from .matrix import SMOKE_PROJECT, projects_where
 
 # PostgreSQL's pool under sync workers with a Redis cache; MySQL under ASGI workers with
 # Memcached and a Redis broker.
 DRILL_PROJECTS = [
-    next(param for param in PROJECTS if param.values[0] is SMOKE_ANSWERS),
+    SMOKE_PROJECT,
     projects_where(asgi=True, database="mysql")[0],
 ]
 pytestmark = pytest.mark.parametrize("project", DRILL_PROJECTS, indirect=True)

@@ -6,18 +6,11 @@ import csv
 import pytest
 
 from .helpers import UNTHROTTLED, create_superuser, run, serve_behind_nginx
-from .matrix import API_PROJECTS, SMOKE_ANSWERS, combination_id
+from .matrix import API_PROJECTS, SMOKE_PROJECT
 
 USERNAME, PASSWORD = "load-tester", "a long enough test password"
 # Without an API, with DRF, and with Django Ninja under ASGI.
-LOADED = [
-    pytest.param(
-        SMOKE_ANSWERS,
-        id=combination_id(SMOKE_ANSWERS),
-        marks=pytest.mark.xdist_group(combination_id(SMOKE_ANSWERS)),
-    ),
-    *API_PROJECTS[:2],
-]
+LOADED = [SMOKE_PROJECT, *API_PROJECTS[:2]]
 
 
 def stats(path):
