@@ -1,29 +1,47 @@
 """The processes of a deployment and how they are started, named and served."""
 
-# Every process besides the web server, by role; compose, Kubernetes, each cloud and the
-# Makefile start them with these commands.
-COMMANDS = {
-    "django_tasks": {"worker": ["python", "manage.py", "task_worker"]},
-    "celery": {
-        "worker": [
-            "celery",
-            "--app=config",
-            "worker",
-            "--queues=default,critical",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel=INFO",
-        ],
-        "beat": [
+# The task queues, most urgent first, and the worker role that consumes each one alone: a
+# backlog of ordinary work never delays an urgent task, and each pool is sized on its own.
+WORKER_QUEUES = {"critical-worker": "critical", "worker": "default"}
+TASK_QUEUES = list(WORKER_QUEUES.values())
+
+
+def worker_command(background_tasks, queues):
+    """The command of a worker consuming the queues (a comma-separated list)."""
+    if background_tasks == "django_tasks":
+        return ["python", "manage.py", "task_worker", f"--queue-name={queues}"]
+    # Named after its queues: two Celery workers on one host need different node names.
+    return [
+        "celery",
+        "--app=config",
+        "worker",
+        f"--queues={queues}",
+        f"--hostname={queues.replace(',', '+')}@%h",
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel=INFO",
+    ]
+
+
+def process_commands(background_tasks):
+    """Every process besides the web server, by role; compose, Kubernetes, each cloud and the
+    Makefile start them with these commands."""
+    if background_tasks == "none":
+        return {}
+    commands = {
+        role: worker_command(background_tasks, queue) for role, queue in WORKER_QUEUES.items()
+    }
+    if background_tasks == "celery":
+        commands["beat"] = [
             "celery",
             "--app=config",
             "beat",
             "--schedule=/var/lib/celery/beat-schedule",
             "--loglevel=INFO",
-        ],
-    },
-    "none": {},
-}
+        ]
+    return commands
+
+
 # Seconds a migrate job may wait on the database (a migration may rewrite a large table), and
 # the most DATABASE_TIMEOUT accepts.
 MIGRATION_DATABASE_TIMEOUT = 600
@@ -31,7 +49,15 @@ MIGRATION_DATABASE_TIMEOUT = 600
 
 def derive(answers, facts):
     return {
-        "process_commands": COMMANDS[answers["background_tasks"]],
+        "process_commands": process_commands(answers["background_tasks"]),
+        "worker_queues": WORKER_QUEUES if answers["background_tasks"] != "none" else {},
+        "task_queues": TASK_QUEUES,
+        # One process for every queue: `make worker` and the development compose file.
+        "development_worker_command": worker_command(
+            answers["background_tasks"], ",".join(TASK_QUEUES)
+        )
+        if answers["background_tasks"] != "none"
+        else [],
         "migration_database_timeout": MIGRATION_DATABASE_TIMEOUT,
         # Ninja's read endpoints are async only where that pays and is safe: under ASGI (under
         # WSGI each async view would get an event loop of its own), and not with the database

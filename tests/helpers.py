@@ -866,9 +866,10 @@ class Image:
 
 
 class Worker:
-    """The project's worker process, started with the command compose.prod.yaml runs."""
+    """The project's worker process, started with the command compose.prod.yaml runs for the
+    role: by default the critical queue's worker, which sends the example notifications."""
 
-    def __init__(self, project, env, log_path, role="worker", extra_args=()):
+    def __init__(self, project, env, log_path, role="critical-worker", extra_args=()):
         command = yaml.safe_load((project.path / "compose.prod.yaml").read_text())["services"][
             role
         ]["command"]

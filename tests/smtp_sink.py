@@ -23,6 +23,7 @@ class SMTPSink(socketserver.ThreadingTCPServer):
         self.sessions = 0
         self.busy = False  # answer 421 "try again later" to every session
         self.accept_delay = 0.0  # seconds to wait before accepting a message
+        self.slow_recipients = {}  # recipient: seconds to wait before accepting its messages
 
     def __enter__(self):
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -53,14 +54,18 @@ class SMTPSession(socketserver.StreamRequestHandler):
             self.reply("421 busy, try again later")
             return
         self.reply("220 sink ready")
+        recipient = ""
         while line := self.rfile.readline().decode().strip():
             verb = line.split(" ", 1)[0].upper()
             if verb == "EHLO":
                 self.reply("250 sink")
+            elif verb == "RCPT":
+                recipient = line.partition(":")[2].strip(" <>")
+                self.reply("250 ok")
             elif verb == "DATA":
                 self.reply("354 end with .")
                 message = b"".join(iter(self.rfile.readline, b".\r\n")).decode()
-                time.sleep(self.server.accept_delay)
+                time.sleep(self.server.slow_recipients.get(recipient, self.server.accept_delay))
                 self.server.messages.append(message)
                 if self.server.echo:
                     print(message, flush=True)

@@ -27,7 +27,8 @@ CLOUDS = AWS + GCP + AZURE
 
 def roles(project):
     background = project.answers.get("background_tasks", "django_tasks")
-    return {"django_tasks": ["worker"], "celery": ["worker", "beat"], "none": []}[background]
+    workers = ["critical-worker", "worker"]
+    return {"django_tasks": workers, "celery": [*workers, "beat"], "none": []}[background]
 
 
 def ecs_validate(operation, params):

@@ -36,6 +36,10 @@ def load_yaml(path):
     return yaml.safe_load(path.read_text())
 
 
+def load_yaml_documents(path):
+    return [document for document in yaml.safe_load_all(path.read_text()) if document]
+
+
 def required_environment(project):
     """REQUIRED_ENVIRONMENT as production.py declares it."""
     tree = ast.parse((project.path / "config/settings/production.py").read_text())
@@ -281,7 +285,7 @@ def test_pgbouncer_sits_between_web_and_postgresql(installed_projects, answers):
 
 
 # The compose.prod services that run the app's image (with its settings).
-APP_SERVICES = {"web", "migrate", "worker", "beat", "prune"}
+APP_SERVICES = {"web", "migrate", "critical-worker", "worker", "beat", "prune"}
 
 
 def pod_spec(manifest):
@@ -342,10 +346,11 @@ def test_workers_run_the_web_image_with_another_command(project):
     background = project.answers["background_tasks"]
     for path in stack_files(project):
         services = load_yaml(path)["services"]
-        roles = {"worker", "beat", "prune"} & services.keys()
-        expected = {"django_tasks": {"worker"}, "celery": {"worker", "beat"}, "none": set()}
+        roles = {"critical-worker", "worker", "beat", "prune"} & services.keys()
+        workers = {"critical-worker", "worker"} if path.name == "compose.prod.yaml" else {"worker"}
+        expected = {"django_tasks": workers, "celery": workers | {"beat"}, "none": set()}
         if path.name == "compose.prod.yaml" and background == "django_tasks":
-            expected["django_tasks"] = {"worker", "prune"}
+            expected["django_tasks"] = workers | {"prune"}
         assert roles == expected[background], path.name
         for role in roles:
             assert services[role]["build"] == services["web"]["build"]
@@ -527,14 +532,19 @@ def test_kubernetes_web_tier_is_hardened_and_scales(installed_projects, answers)
 def test_kubernetes_workers_finish_their_tasks_and_beat_runs_once(installed_projects, answers):
     project = installed_projects(answers)
     k8s, _ = kubernetes_manifests(project)
-    worker = load_yaml(k8s / "worker-deployment.yaml")["spec"]["template"]["spec"]
-    container = worker["containers"][0]
-    hpa = load_yaml(k8s / "worker-hpa.yaml")["spec"]
+    workers = load_yaml_documents(k8s / "worker-deployment.yaml")
+    scaled = {
+        hpa["spec"]["scaleTargetRef"]["name"]
+        for hpa in load_yaml_documents(k8s / "worker-hpa.yaml")
+    }
 
-    assert worker["terminationGracePeriodSeconds"] > 300  # TASK_TIME_LIMIT's default
-    assert container["livenessProbe"]["exec"]["command"][1] == project.heartbeat_script
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    assert hpa["scaleTargetRef"]["name"].endswith("-worker")
+    assert scaled == {worker["metadata"]["name"] for worker in workers}
+    for worker in workers:
+        pod = worker["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert pod["terminationGracePeriodSeconds"] > 300  # TASK_TIME_LIMIT's default
+        assert container["livenessProbe"]["exec"]["command"][1] == project.heartbeat_script
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
     if project.answers["background_tasks"] == "celery":
         beat = load_yaml(k8s / "beat-deployment.yaml")["spec"]
         assert (beat["replicas"], beat["strategy"]["type"]) == (1, "Recreate")

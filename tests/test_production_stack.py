@@ -53,12 +53,14 @@ def test_the_worker_sends_a_queued_notification(stack):
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if "Subject: Test notification" in stack.logs("mail") and key in stack.logs("worker"):
+        if "Subject: Test notification" in stack.logs("mail") and key in stack.logs(
+            "critical-worker"
+        ):
             break
         time.sleep(1)
 
-    sent = log_records(stack.logs("worker"), "Notification sent")
-    assert [record["idempotency_key"] for record in sent] == [key], stack.logs("worker")
+    sent = log_records(stack.logs("critical-worker"), "Notification sent")
+    assert [record["idempotency_key"] for record in sent] == [key], stack.logs("critical-worker")
     assert "Subject: Test notification" in stack.logs("mail"), stack.logs("mail")
 
 

@@ -47,13 +47,15 @@ with_worker_projects = pytest.mark.parametrize(
 )
 
 
-def send_notification(project, key, env=None):
-    """Queue the example task through the project's own command; returns the task's id."""
+def send_notification(project, key, env=None, recipient="ada@example.com", bulk=False):
+    """Queue the example task through the project's own command (on the critical queue, or the
+    default one when bulk); returns the task's id."""
     result = project.manage(
         "send_notification",
-        "ada@example.com",
+        recipient,
         "--idempotency-key",
         key,
+        *(["--bulk"] if bulk else []),
         env=env or production_env(project),
     )
     return result.stdout.strip()
@@ -136,6 +138,55 @@ def test_sigterm_lets_the_running_task_finish_and_the_worker_exit_0(worker_proje
     assert returncode == 0, worker.log_path.read_text()[-3000:]
     assert len(smtp.messages) == 1
     worker.wait_for_log("Notification sent", idempotency_key=key)
+
+
+# SQLite has one writer at a time: a task holding its transaction (the example sends its email
+# in one) blocks the other queue's worker too. docs/background-work.md says so.
+@pytest.mark.parametrize(
+    "answers",
+    [param for param in with_worker_projects.args[1] if answers_of(param)["database"] != "sqlite"],
+)
+def test_a_critical_task_completes_while_the_default_queues_worker_is_saturated(
+    worker_project, worker, smtp, tmp_path
+):
+    """Each queue has a worker of its own (compose.prod.yaml's, as every deploy target runs
+    them): bulk mail stuck behind a slow mail server never delays a critical email."""
+    backlog = 4
+    smtp.slow_recipients["list@example.com"] = 5.0
+    (tmp_path / "default").mkdir()
+    default_worker = Worker(
+        worker_project,
+        worker_env(
+            worker_project,
+            smtp,
+            tmp_path / "default",
+            METRICS_PORT=str(free_port()),
+            CELERY_WORKER_CONCURRENCY="1",
+        ),
+        tmp_path / "default.log",
+        role="worker",
+    )
+    try:
+        for _ in range(backlog):
+            send_notification(
+                worker_project, uuid.uuid4().hex, recipient="list@example.com", bulk=True
+            )
+        smtp.wait_for(lambda sink: sink.sessions >= 1, "the default worker to take bulk mail")
+        key = uuid.uuid4().hex
+        send_notification(worker_project, key)
+
+        worker.wait_for_log("Notification sent", idempotency_key=key)
+        bulk_sent = [message for message in smtp.messages if "list@example.com" in message]
+        assert len(bulk_sent) < backlog, "the critical email waited for the bulk mail"
+        default_worker.wait_for_log("Notification sent", timeout=120)
+    finally:
+        default_worker.stop()
+    sent_by_critical_worker = [
+        record["idempotency_key"]
+        for record in worker.records()
+        if record["message"].startswith("Notification sent")
+    ]
+    assert sent_by_critical_worker == [key]
 
 
 @with_worker_projects

@@ -21,6 +21,11 @@ class Command(BaseCommand):
             "--idempotency-key",
             help="Queuing twice with the same key sends one email (default: a new key)",
         )
+        parser.add_argument(
+            "--bulk",
+            action="store_true",
+            help="Queue it as bulk mail, on the default queue (default: the critical queue)",
+        )
 
     def handle(self, *args, **options):
         task_id = enqueue_notification(
@@ -28,5 +33,6 @@ class Command(BaseCommand):
             recipient=options["recipient"],
             subject=options["subject"],
             body=options["body"],
+            bulk=options["bulk"],
         )
         self.stdout.write(task_id)
