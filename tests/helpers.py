@@ -218,8 +218,8 @@ class Project:
     def uv(self, *args, env=None, check=True, timeout=600):
         return run(["uv", "run", "--frozen", *args], self.path, env or self.env(), timeout, check)
 
-    def make(self, target, env=None):
-        return run(["make", target], self.path, env or self.env())
+    def make(self, target, env=None, check=True):
+        return run(["make", target], self.path, env or self.env(), check=check)
 
     def manage(self, *args, env=None, check=True):
         return self.uv("python", "manage.py", *args, env=env, check=check)

@@ -4,13 +4,17 @@ tools made for them, and run for real wherever they can run without a Docker eng
 import ast
 import http.client
 import json
+import os
 import re
 import ssl
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 from dockerfile_parse import DockerfileParser
 
 from .helpers import (
@@ -306,11 +310,15 @@ def deploy_targets(project):
     if k8s.is_dir():
         supplied = set(load_yaml(k8s / "configmap.yaml")["data"])
         supplied |= set(load_yaml(k8s / "secret.example.yaml")["stringData"])
-        for path in k8s.glob("*.yaml"):
-            spec = pod_spec(load_yaml(path))
+        for path, document in [
+            (path, document)
+            for path in k8s.glob("*.yaml")
+            for document in load_yaml_documents(path)
+        ]:
+            spec = pod_spec(document)
             if spec is None:
                 continue
-            manifest = path.name
+            manifest = f"{path.name}:{document['metadata']['name']}"
             for container in spec["containers"]:
                 names = {e["name"] for e in container.get("env", [])}
                 references = {
@@ -630,12 +638,74 @@ def test_github_workflow_is_least_privilege_and_pinned(installed_projects, answe
                     assert SHA_PINNED_ACTION.fullmatch(
                         re.search(rf"uses: ({re.escape(step['uses'])}.*)", text).group(1)
                     )
-                    assert step["with"]["persist-credentials"] is False
+                    if step["uses"].startswith("actions/checkout@"):
+                        assert step["with"]["persist-credentials"] is False
+
+
+# --- Supply chain -------------------------------------------------------------------------------
+
+
+@with_default_project
+def test_sbom_describes_the_locked_production_dependencies_in_cyclonedx(default_project):
+    default_project.make("sbom")
+    text = (default_project.path / "sbom.cdx.json").read_text()
+    locked = {
+        package["name"]: package["version"]
+        for package in tomllib.loads((default_project.path / "uv.lock").read_text())["package"]
+    }
+    components = {c["name"]: c["version"] for c in json.loads(text)["components"]}
+
+    assert JsonStrictValidator(SchemaVersion.V1_5).validate_str(text) is None
+    assert components["django"] == locked["django"]
+    assert all(locked[name] == version for name, version in components.items())
+    assert "pytest" not in components  # a development tool: not shipped
+
+
+@with_default_project
+def test_audit_fails_when_it_could_not_audit(default_project):
+    default_project.make("audit", check=False)  # fetches pip-audit while the network is there
+    unreachable = "http://127.0.0.1:9"  # nothing listens: every advisory lookup fails
+    env = default_project.env(HTTPS_PROXY=unreachable, HTTP_PROXY=unreachable, UV_OFFLINE="1")
+
+    result = default_project.make("audit", env=env, check=False)
+
+    assert result.returncode != 0
+    assert "pypi.org" in result.stdout + result.stderr  # pip-audit ran, and could not look
+
+
+@pytest.mark.parametrize("answers", projects_where(ci="github") + projects_where(ci="gitlab"))
+def test_template_update_fails_clearly_without_its_token(installed_projects, answers):
+    project = installed_projects(answers)
+    if project.answers["ci"] == "github":
+        workflow = load_yaml(project.path / ".github/workflows/template-update.yml")
+        [step] = [
+            s
+            for s in workflow["jobs"]["update"]["steps"]
+            if "TEMPLATE_UPDATE_TOKEN" in s.get("name", "")
+        ]
+        guard = step["run"]
+        assert (
+            "GITHUB_TOKEN }}"
+            not in (project.path / ".github/workflows/template-update.yml").read_text()
+        )
+    else:
+        guard = load_yaml(project.path / ".gitlab-ci.yml")["template-update"]["script"][0]
+
+    def run_guard(token):
+        env = {"PATH": os.environ["PATH"], "TEMPLATE_UPDATE_TOKEN": token}
+        return subprocess.run(["bash", "-euc", guard], env=env, capture_output=True, text=True)
+
+    missing = run_guard("")
+    assert missing.returncode == 1
+    assert "TEMPLATE_UPDATE_TOKEN is not set" in missing.stdout
+    assert run_guard("a-token").returncode == 0
 
 
 # The Makefile targets the template's tests run (in test_projects.py unless noted); the rendered
 # CI pipelines may call only these.
 MAKE_TARGETS_TESTED = {
+    "audit",  # these two below
+    "sbom",
     "lint",
     "typecheck",
     "test",
@@ -669,14 +739,30 @@ def test_ci_calls_only_makefile_targets_the_template_tests_run(installed_project
 
 
 @pytest.mark.parametrize("answers", projects_where(ci="gitlab"))
-def test_gitlab_pipeline_follows_its_schema(installed_projects, answers):
+def test_gitlab_pipeline_and_renovate_follow_their_schemas(installed_projects, answers):
     project = installed_projects(answers)
-    tool(
-        "check-jsonschema",
-        "--builtin-schema",
-        "vendor.gitlab-ci",
-        ".gitlab-ci.yml",
-        cwd=project.path,
+    for schema, path in [
+        ("vendor.gitlab-ci", ".gitlab-ci.yml"),
+        ("vendor.renovate", "renovate.json"),
+    ]:
+        tool("check-jsonschema", "--builtin-schema", schema, path, cwd=project.path)
+
+
+@pytest.mark.parametrize("answers", projects_where(ci="gitlab"))
+def test_gitlab_pipeline_pins_every_image_by_digest(installed_projects, answers):
+    project = installed_projects(answers)
+    pipeline = load_yaml(project.path / ".gitlab-ci.yml")
+    images = [
+        image if isinstance(image, str) else image["name"]
+        for job in pipeline.values()
+        if isinstance(job, dict)
+        for image in [job.get("image"), *job.get("services", [])]
+        if image
+    ]
+
+    assert len(images) > 3
+    assert all(re.fullmatch(r"[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}", image) for image in images), (
+        images
     )
 
 
