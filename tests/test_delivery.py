@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import ssl
 import subprocess
 import tomllib
@@ -310,11 +311,8 @@ def deploy_targets(project):
     if k8s.is_dir():
         supplied = set(load_yaml(k8s / "configmap.yaml")["data"])
         supplied |= set(load_yaml(k8s / "secret.example.yaml")["stringData"])
-        for path, document in [
-            (path, document)
-            for path in k8s.glob("*.yaml")
-            for document in load_yaml_documents(path)
-        ]:
+        documents = [(p, d) for p in k8s.glob("*.yaml") for d in load_yaml_documents(p)]
+        for path, document in documents:
             spec = pod_spec(document)
             if spec is None:
                 continue
@@ -805,10 +803,12 @@ def recreate_database(project, env):
         )
 
 
-@pytest.mark.parametrize(
-    "answers",
-    [projects_where(database=db, cache="none")[0] for db in ("postgresql", "mysql", "sqlite")],
-)
+ONE_PER_DATABASE = [
+    projects_where(database=db, cache="none")[0] for db in ("postgresql", "mysql", "sqlite")
+]
+
+
+@pytest.mark.parametrize("answers", ONE_PER_DATABASE)
 def test_backup_and_restore_round_trip(installed_projects, answers, tmp_path):
     project = installed_projects(answers)
     clients = {
@@ -834,6 +834,55 @@ def test_backup_and_restore_round_trip(installed_projects, answers, tmp_path):
 
     assert dump.name.endswith(".sql.gz")
     assert count_users(project, env) == 3
+
+
+def scratch_databases(project):
+    """The restore drill's scratch databases left on the server (none, once it ended)."""
+    name = database_name(project.answers) + "_restore_check"
+    if project.answers["database"] == "postgresql":
+        query = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc"]
+        sql = f"SELECT datname FROM pg_database WHERE datname = '{name}'"
+    else:
+        query = ["mysql", "-h", "127.0.0.1", "-uroot", "-N", "-e"]
+        sql = f"SHOW DATABASES LIKE '{name}'"
+    return subprocess.run([*query, sql], check=True, capture_output=True, text=True).stdout.split()
+
+
+@pytest.mark.parametrize("answers", ONE_PER_DATABASE)
+def test_the_restore_drill_restores_the_newest_backup_and_checks_it(installed_projects, answers):
+    project = installed_projects(answers)
+    env = project.env(DJANGO_SETTINGS_MODULE="config.settings.development")
+    recreate_database(project, env)
+    project.manage("migrate", "--noinput", env=env)
+    shutil.rmtree(project.path / "backups", ignore_errors=True)
+    run(["make", "backup"], project.path, env)
+
+    result = run(["make", "restore-check"], project.path, env)
+
+    assert "Restore check passed" in result.stdout
+    if answers["database"] != "sqlite":
+        assert scratch_databases(project) == []
+
+
+@pytest.mark.parametrize("answers", ONE_PER_DATABASE)
+def test_the_restore_drill_fails_on_a_backup_whose_schema_is_behind_the_code(
+    installed_projects, answers, tmp_path
+):
+    project = installed_projects(answers)
+    env = project.env(DJANGO_SETTINGS_MODULE="config.settings.development")
+    recreate_database(project, env)
+    project.manage("migrate", "--noinput", env=env)
+    project.manage("migrate", "sessions", "zero", "--noinput", env=env)
+    project.uv("python", "scripts/backup.py", "backup", tmp_path, env=env)
+
+    result = project.uv(
+        "python", "scripts/backup.py", "restore-check", tmp_path, env=env, check=False
+    )
+
+    assert result.returncode != 0
+    assert "Restore check failed: migrate --check" in result.stderr
+    if answers["database"] != "sqlite":
+        assert scratch_databases(project) == []
 
 
 @pytest.mark.parametrize("answers", projects_where(database="sqlite", cache="none")[:1])
