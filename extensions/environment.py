@@ -56,6 +56,13 @@ CONNECTION_POOL = [
 PERSISTENT_CONNECTIONS = [
     ("DATABASE_CONN_MAX_AGE", "60", "Seconds a database connection is reused")
 ]
+PGBOUNCER = [
+    (
+        "DATABASE_STATEMENT_TIMEOUT",
+        "4",
+        "Seconds a statement may run; migrate stores it on the database role (PgBouncer)",
+    )
+]
 CACHE_URL = [("CACHE_URL", "", "Cache URL; development falls back to local memory when unset")]
 CELERY = [
     ("CELERY_BROKER_URL", "", "Celery broker; development runs tasks inline when unset"),
@@ -159,6 +166,7 @@ def variables(answers, facts):
         *DJANGO,
         *(POSTGRESQL_SSL if database == "postgresql" else []),
         *(CONNECTION_POOL if facts["uses_connection_pool"] else PERSISTENT_CONNECTIONS),
+        *(PGBOUNCER if facts["uses_pgbouncer"] else []),
         *(CACHE_URL if facts["uses_cache_url"] else []),
         *(CELERY if background == "celery" else []),
         *(TASKS if background != "none" else []),

@@ -42,6 +42,17 @@ def process_commands(background_tasks):
     return commands
 
 
+# Backups: every deploy target runs scripts/backup.py on this schedule (daily, before the 03:17
+# pruning) into BACKUP_DIRECTORY (a volume, or a scratch disk when BACKUP_BUCKET keeps them), and
+# backs up before it migrates.
+BACKUP_SCHEDULE = "17 2 * * *"
+BACKUP_DIRECTORY = "/backups"
+BACKUP_COMMAND = ["python", "scripts/backup.py", "backup", BACKUP_DIRECTORY]
+MIGRATE_COMMAND = [
+    "sh",
+    "-c",
+    f"{' '.join(BACKUP_COMMAND)} && exec python manage.py migrate --noinput",
+]
 # Seconds a migrate job may wait on the database (a migration may rewrite a large table), and
 # the most DATABASE_TIMEOUT accepts.
 MIGRATION_DATABASE_TIMEOUT = 600
@@ -59,6 +70,10 @@ def derive(answers, facts):
         if answers["background_tasks"] != "none"
         else [],
         "migration_database_timeout": MIGRATION_DATABASE_TIMEOUT,
+        "backup_schedule": BACKUP_SCHEDULE,
+        "backup_directory": BACKUP_DIRECTORY,
+        "backup_command": BACKUP_COMMAND,
+        "migrate_command": MIGRATE_COMMAND,
         # Ninja's read endpoints are async only where that pays and is safe: under ASGI (under
         # WSGI each async view would get an event loop of its own), and not with the database
         # cache, which Ninja's throttles would query from the event loop.

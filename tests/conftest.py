@@ -26,7 +26,6 @@ from .helpers import (
     IMPORT_WITH_EACH_VALUE,
     MAIL_OVERRIDE,
     NEXT_RELEASE_CMD,
-    PGBOUNCER_INI,
     POD_IP_HOST,
     SERVICES,
     SMTP_SINK,
@@ -59,6 +58,7 @@ from .helpers import (
     serve_behind_nginx,
     serve_in_production,
     service_environment,
+    start_pgbouncer,
     wait_until_listening,
     worker_env,
 )
@@ -160,25 +160,9 @@ def pgbouncer(tmp_path_factory):
     processes = []
 
     def port():
-        if processes:
-            return processes[0][1]
-        require_program("pgbouncer")
-        directory = tmp_path_factory.mktemp("pgbouncer")
-        directory.chmod(0o755)  # it drops root for the postgres user, who must read these
-        listen_port = free_port()
-        (directory / "pgbouncer.ini").write_text(
-            PGBOUNCER_INI.format(port=listen_port, directory=directory)
-        )
-        (directory / "userlist.txt").write_text('"postgres" ""\n')
-        for name in ("pgbouncer.ini", "userlist.txt"):
-            (directory / name).chmod(0o644)
-        command = ["pgbouncer", str(directory / "pgbouncer.ini")]
-        if os.geteuid() == 0:
-            command[1:1] = ["-u", "postgres"]  # it refuses to run as root
-        process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
-        processes.append((process, listen_port))
-        wait_until_listening(listen_port, process, "pgbouncer")
-        return listen_port
+        if not processes:
+            processes.append(start_pgbouncer(tmp_path_factory.mktemp("pgbouncer")))
+        return processes[0][1]
 
     yield port
     for process, _ in processes:

@@ -390,6 +390,26 @@ ignore_startup_parameters = extra_float_digits
 """
 
 
+def start_pgbouncer(directory):
+    """A real PgBouncer in transaction mode in front of the loopback PostgreSQL; returns the
+    process and its port."""
+    require_program("pgbouncer")
+    directory.chmod(0o755)  # it drops root for the postgres user, who must read these
+    listen_port = free_port()
+    (directory / "pgbouncer.ini").write_text(
+        PGBOUNCER_INI.format(port=listen_port, directory=directory)
+    )
+    (directory / "userlist.txt").write_text('"postgres" ""\n')
+    for name in ("pgbouncer.ini", "userlist.txt"):
+        (directory / name).chmod(0o644)
+    command = ["pgbouncer", str(directory / "pgbouncer.ini")]
+    if os.geteuid() == 0:
+        command[1:1] = ["-u", "postgres"]  # it refuses to run as root
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    wait_until_listening(listen_port, process, "pgbouncer")
+    return process, listen_port
+
+
 # --- Serving a project ----------------------------------------------------------------------------
 
 

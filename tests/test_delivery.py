@@ -24,9 +24,11 @@ from .helpers import (
     cloud_containers,
     database_name,
     nginx_config,
+    production_env,
     require_program,
     resolved_views,
     run,
+    start_pgbouncer,
     tool,
 )
 from .matrix import PROJECTS, SMOKE_ANSWERS, combination_id, projects_where
@@ -287,6 +289,49 @@ def test_pgbouncer_sits_between_web_and_postgresql(installed_projects, answers):
     production = (project.path / "config/settings/production.py").read_text()
     assert 'DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True' in base
     assert '"pool"' not in production
+
+
+SLOW_STATEMENT = """
+import django
+django.setup()
+from django.db import connection, transaction
+with transaction.atomic() if {in_transaction} else connection.cursor():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(2)")
+print("finished")
+"""
+
+
+@pytest.mark.parametrize("answers", projects_where(pgbouncer=True)[:1])
+def test_pgbouncer_still_cancels_a_slow_statement(installed_projects, answers, tmp_path):
+    """Under transaction pooling no session option reaches the server: migrate stores
+    DATABASE_STATEMENT_TIMEOUT on the role (in a database of this test's own, so no other test's
+    connections carry it), and PgBouncer's new server connections enforce it."""
+    project = installed_projects(answers)
+    name = database_name(answers) + "_statement_timeout"
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c"]
+    subprocess.run([*psql, f'DROP DATABASE IF EXISTS "{name}"'], check=True)
+    subprocess.run([*psql, f'CREATE DATABASE "{name}"'], check=True)
+    direct = f"postgres://postgres@127.0.0.1:5432/{name}"
+    env = production_env(project, DATABASE_URL=direct, DATABASE_STATEMENT_TIMEOUT="1")
+    project.manage("migrate", "--noinput", env=env)
+    process, port = start_pgbouncer(tmp_path)  # after migrate: every server connection is new
+    try:
+        pooled = env | {"DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/{name}"}
+        code = SLOW_STATEMENT.format(in_transaction=False)
+
+        slow = project.uv("python", "-c", code, env=pooled, check=False)
+        # The migrate job's longer DATABASE_TIMEOUT holds in each of its transactions.
+        code = SLOW_STATEMENT.format(in_transaction=True)
+        longer = project.uv("python", "-c", code, env=pooled | {"DATABASE_TIMEOUT": "10"})
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        subprocess.run([*psql, f'DROP DATABASE IF EXISTS "{name}"'], check=True)
+
+    assert slow.returncode != 0
+    assert "canceling statement due to statement timeout" in slow.stderr
+    assert "finished" in longer.stdout
 
 
 # The compose.prod services that run the app's image (with its settings).

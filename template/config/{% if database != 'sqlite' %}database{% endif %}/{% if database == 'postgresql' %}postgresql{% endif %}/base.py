@@ -40,6 +40,17 @@ _connected_pools: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
 class DatabaseWrapper(FailFast, FirstConnection):
     _connection_pools: dict[str, ConnectionPool]  # Django's, one per database alias
 
+    def set_autocommit(self, autocommit, *args, **kwargs):
+        """Behind PgBouncer the role's statement timeout (DATABASE_STATEMENT_TIMEOUT) applies to
+        every statement: a process allowed longer (DATABASE_TIMEOUT, e.g. the migrate job's)
+        raises it for each transaction it opens."""
+        super().set_autocommit(autocommit, *args, **kwargs)
+        role_timeout = getattr(settings, "DATABASE_STATEMENT_TIMEOUT", None)
+        if not autocommit and role_timeout and role_timeout < settings.DATABASE_TIMEOUT:
+            with self.connection.cursor() as cursor:
+                timeout = f"{settings.DATABASE_TIMEOUT}s"
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [timeout])
+
     def reconnected(self):
         pool = self._connection_pools.get(self.alias)
         return pool is not None and pool.get_stats()["pool_available"] > 0
