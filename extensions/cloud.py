@@ -55,6 +55,10 @@ DEPLOY_VARIABLES = {
         "AZURE_KEY_VAULT": "Key Vault name holding the secrets",
     },
 }
+# Every environment (staging, production) has its own values of the variables above, and these.
+PROMOTION_VARIABLES = {
+    "PUBLIC_URL": "The environment's public URL, smoke-tested after each rollout",
+}
 # The variables the app reads for each cloud: (name, default, meaning).
 VARIABLES = {
     "aws": [
@@ -154,7 +158,7 @@ def derive(answers, facts):
         "storage_backend": STORAGE_BACKENDS.get(cloud, ""),
         "secret_manager": secret_manager,
         "secret_variable": secret_variable,
-        "deploy_variables": DEPLOY_VARIABLES.get(cloud, {}),
+        "deploy_variables": DEPLOY_VARIABLES[cloud] | PROMOTION_VARIABLES if cloud != "none" else {},
         "cloud_settings": cloud_settings,
         # What every cloud deploy target sets in the app's environment.
         "deploy_environment": {

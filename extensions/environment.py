@@ -61,7 +61,20 @@ PGBOUNCER = [
         "DATABASE_STATEMENT_TIMEOUT",
         "4",
         "Seconds a statement may run; migrate stores it on the database role (PgBouncer)",
-    )
+    ),
+    (
+        "BACKUP_DATABASE_URL",
+        "",
+        "The database itself, not PgBouncer: backups need a session of their own",
+    ),
+]
+BACKUPS = [
+    ("BACKUP_KEEP", "14", "Newest backups scripts/backup.py keeps (daily: two weeks)"),
+    (
+        "RESTORE_CHECK_DATABASE_URL",
+        "",
+        "Scratch database the restore drill overwrites (default: one it creates and drops)",
+    ),
 ]
 CACHE_URL = [("CACHE_URL", "", "Cache URL; development falls back to local memory when unset")]
 CELERY = [
@@ -167,6 +180,7 @@ def variables(answers, facts):
         *(POSTGRESQL_SSL if database == "postgresql" else []),
         *(CONNECTION_POOL if facts["uses_connection_pool"] else PERSISTENT_CONNECTIONS),
         *(PGBOUNCER if facts["uses_pgbouncer"] else []),
+        *BACKUPS,
         *(CACHE_URL if facts["uses_cache_url"] else []),
         *(CELERY if background == "celery" else []),
         *(TASKS if background != "none" else []),

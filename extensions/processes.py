@@ -59,9 +59,14 @@ MIGRATION_DATABASE_TIMEOUT = 600
 
 
 def derive(answers, facts):
+    image_name = answers["project_slug"].replace("_", "-")
     return {
         "process_commands": process_commands(answers["background_tasks"]),
         "worker_queues": WORKER_QUEUES if answers["background_tasks"] != "none" else {},
+        # The Kubernetes Deployments `make k8s-deploy` rolls out, and back.
+        "k8s_deployments": [
+            f"{image_name}-{role}" for role in ["web", *process_commands(answers["background_tasks"])]
+        ],
         "task_queues": TASK_QUEUES,
         # One process for every queue: `make worker` and the development compose file.
         "development_worker_command": worker_command(
@@ -81,5 +86,5 @@ def derive(answers, facts):
         and answers["asgi"]
         and answers["cache"] != "database",
         "python_target": "py" + answers["python_version"].replace(".", ""),
-        "image_name": answers["project_slug"].replace("_", "-"),
+        "image_name": image_name,
     }

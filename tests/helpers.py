@@ -567,6 +567,14 @@ def load_manifest(path):
     return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
 
 
+def backs_up_then_migrates(command):
+    """Whether a migrate step's command takes a backup (scripts/backup.py) before it migrates."""
+    script = " ".join(command)
+    return script.startswith("sh -c python scripts/backup.py backup ") and script.endswith(
+        "&& exec python manage.py migrate --noinput"
+    )
+
+
 def cloud_containers(project):
     """Each container of the cloud manifests, by target (manifest:role)."""
     deploy = project.path / "deploy"
@@ -577,8 +585,9 @@ def cloud_containers(project):
     if (deploy / "gcp").is_dir():
         service = load_manifest(deploy / "gcp/service.yaml")["spec"]["template"]["spec"]
         containers["gcp/service.yaml:web"] = service["containers"][0]
-        job = load_manifest(deploy / "gcp/migrate-job.yaml")["spec"]["template"]["spec"]
-        containers["gcp/migrate-job.yaml:migrate"] = job["template"]["spec"]["containers"][0]
+        for role in ("migrate", "backup"):
+            job = load_manifest(deploy / f"gcp/{role}-job.yaml")["spec"]["template"]["spec"]
+            containers[f"gcp/{role}-job.yaml:{role}"] = job["template"]["spec"]["containers"][0]
         pools = deploy / "gcp/worker-pools.yaml"
         for role, pool in (load_manifest(pools) if pools.is_file() else {}).items():
             pod = pool["spec"]["template"]["spec"]

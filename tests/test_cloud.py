@@ -14,9 +14,16 @@ from botocore.exceptions import ParamValidationError
 from botocore.session import Session
 from botocore.validate import ParamValidator
 
-from extensions.cloud import DEPLOY_VARIABLES
+from extensions.cloud import DEPLOY_VARIABLES, PROMOTION_VARIABLES
 
-from .helpers import PLACEHOLDER, cloud_containers, load_manifest, resolved_views, tool
+from .helpers import (
+    PLACEHOLDER,
+    backs_up_then_migrates,
+    cloud_containers,
+    load_manifest,
+    resolved_views,
+    tool,
+)
 from .matrix import projects_where
 
 AWS = projects_where(cloud="aws")
@@ -31,9 +38,9 @@ def roles(project):
     return {"django_tasks": workers, "celery": [*workers, "beat"], "none": []}[background]
 
 
-def ecs_validate(operation, params):
+def ecs_validate(operation, params, service="ecs"):
     """Validate an input as botocore does before it sends a request."""
-    model = Session().get_service_model("ecs").operation_model(operation)
+    model = Session().get_service_model(service).operation_model(operation)
     report = ParamValidator().validate(params, model.input_shape)
     if report.has_errors():
         raise ParamValidationError(report=report.generate_report())
@@ -87,6 +94,28 @@ def test_ecs_services_are_valid_create_service_inputs(installed_projects, answer
         ecs_validate("CreateService", service)
         assert service["taskDefinition"] == definitions[role]["family"]
         assert service["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"] is True
+
+
+@pytest.mark.parametrize("answers", AWS)
+def test_ecs_backup_schedule_is_a_valid_create_schedule_input_running_the_backup(
+    installed_projects, answers
+):
+    project = installed_projects(answers)
+    schedule = load_manifest(project.path / "deploy/aws/backup-schedule.json")
+    definitions = load_manifest(project.path / "deploy/aws/task-definitions.json")
+    [override] = json.loads(schedule["Target"]["Input"])["containerOverrides"]
+    web = definitions["web"]["containerDefinitions"][0]
+
+    ecs_validate("CreateSchedule", schedule, service="scheduler")
+    ecs_validate("UpdateSchedule", schedule, service="scheduler")
+    assert schedule["Target"]["EcsParameters"]["TaskDefinitionArn"].endswith(
+        ":task-definition/" + definitions["web"]["family"]
+    )
+    assert override == {
+        "name": "web",
+        "command": ["python", "scripts/backup.py", "backup", "/backups"],
+    }
+    assert {"sourceVolume": "backups", "containerPath": "/backups"} in web["mountPoints"]
 
 
 def test_ecs_validation_can_fail():
@@ -174,8 +203,9 @@ def test_cloud_run_runs_every_role_and_migrates_first(installed_projects, answer
     project = installed_projects(answers)
     containers = cloud_run_containers(project)
 
-    assert sorted(containers) == sorted(["web", "migrate", *roles(project)])
-    assert containers["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert sorted(containers) == sorted(["web", "migrate", "backup", *roles(project)])
+    assert backs_up_then_migrates(containers["migrate"]["command"])
+    assert containers["backup"]["command"][:3] == ["python", "scripts/backup.py", "backup"]
     for container in containers.values():
         for entry in container["env"]:
             if "valueFrom" in entry:
@@ -196,10 +226,11 @@ def test_container_apps_have_what_container_apps_require(installed_projects, ans
     project = installed_projects(answers)
     apps = container_apps(project)
 
-    assert sorted(apps) == sorted(["web", "migrate", *roles(project)])
+    assert sorted(apps) == sorted(["web", "migrate", "backup", *roles(project)])
     for role, app in apps.items():
         properties = app["properties"]
-        kind = "Microsoft.App/jobs" if role == "migrate" else "Microsoft.App/containerApps"
+        jobs = {"migrate", "backup"}
+        kind = "Microsoft.App/jobs" if role in jobs else "Microsoft.App/containerApps"
         assert app["type"] == kind
         assert properties.get("managedEnvironmentId") or properties.get("environmentId")
         assert app["identity"]["type"] == "UserAssigned"
@@ -213,6 +244,12 @@ def test_container_apps_have_what_container_apps_require(installed_projects, ans
             assert container["image"]
     assert apps["web"]["properties"]["configuration"]["ingress"]["targetPort"] == 8000
     assert apps["migrate"]["properties"]["configuration"]["triggerType"] == "Manual"
+    assert backs_up_then_migrates(
+        apps["migrate"]["properties"]["template"]["containers"][0]["command"]
+    )
+    backup = apps["backup"]["properties"]["configuration"]
+    assert backup["triggerType"] == "Schedule"
+    assert len(backup["scheduleTriggerConfig"]["cronExpression"].split()) == 5
     if "beat" in apps:
         scale = apps["beat"]["properties"]["template"]["scale"]
         assert scale["minReplicas"] == scale["maxReplicas"] == 1
@@ -244,36 +281,41 @@ def test_deploy_script_passes_shellcheck(installed_projects, answers):
 
 
 @pytest.mark.parametrize("answers", CLOUDS)
-def test_every_placeholder_is_a_variable_the_deploy_job_sets(installed_projects, answers):
+def test_every_placeholder_is_a_variable_the_deploy_jobs_set(installed_projects, answers):
     project = installed_projects(answers)
-    expected = set(DEPLOY_VARIABLES[answers["cloud"]])
+    expected = set(DEPLOY_VARIABLES[answers["cloud"]]) | set(PROMOTION_VARIABLES)
     placeholders = set()
     for path in (project.path / "deploy" / answers["cloud"]).iterdir():
         placeholders |= set(PLACEHOLDER.findall(path.read_text()))
     workflow = yaml.safe_load((project.path / ".github/workflows/ci.yml").read_text())
-    deploy = workflow["jobs"]["deploy"]
     script = (project.path / "scripts/deploy.sh").read_text()
 
     assert placeholders - {"IMAGE"} <= expected
-    assert set(deploy["env"]) == expected | {"IMAGE_TAG"}
+    for stage in ("staging", "production"):
+        deploy = workflow["jobs"][f"deploy-{stage}"]
+        assert set(deploy["env"]) == expected | {"IMAGE_TAG"}
+        for name in expected:
+            assert deploy["env"][name] == f"${{{{ vars.{name} }}}}"
     for name in expected:
-        assert deploy["env"][name] == f"${{{{ vars.{name} }}}}"
         assert f': "${{{name}:?set {name}}}"' in script
 
 
 @pytest.mark.parametrize("answers", CLOUDS)
-def test_deploy_job_runs_on_main_only_with_an_oidc_token_and_no_secrets(
+def test_staging_deploys_from_main_then_production_with_an_oidc_token_and_no_secrets(
     installed_projects, answers
 ):
     project = installed_projects(answers)
-    text = (project.path / ".github/workflows/ci.yml").read_text()
-    deploy = yaml.safe_load(text)["jobs"]["deploy"]
+    jobs = yaml.safe_load((project.path / ".github/workflows/ci.yml").read_text())["jobs"]
+    staging, production = jobs["deploy-staging"], jobs["deploy-production"]
 
-    assert deploy["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-    assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
-    assert deploy["environment"] == "production"
-    assert set(deploy["needs"]) == {"lint", "test"}
-    assert "secrets." not in json.dumps(deploy)
+    assert staging["needs"] == ["image"]  # tested, scanned, pushed, signed
+    assert production["needs"] == ["deploy-staging"]  # and its environment's reviewers
+    for stage, deploy in [("staging", staging), ("production", production)]:
+        assert deploy["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+        assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
+        assert deploy["environment"]["name"] == stage
+        assert deploy["concurrency"] == {"group": f"deploy-{stage}", "cancel-in-progress": False}
+        assert "secrets." not in json.dumps(deploy)
 
 
 # --- Backups ----------------------------------------------------------------------------------

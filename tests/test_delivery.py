@@ -21,6 +21,7 @@ from dockerfile_parse import DockerfileParser
 from .helpers import (
     CREATE_DATABASE,
     Server,
+    backs_up_then_migrates,
     cloud_containers,
     database_name,
     nginx_config,
@@ -267,7 +268,7 @@ def test_production_compose_keeps_the_database_internal(project):
 
     assert compose["networks"]["backend"]["internal"] is True
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-    assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
+    assert backs_up_then_migrates(services["migrate"]["command"])
     for name in ("db", "cache", "pgbouncer"):
         if name in services:
             assert services[name]["networks"] == ["backend"]
@@ -335,7 +336,7 @@ def test_pgbouncer_still_cancels_a_slow_statement(installed_projects, answers, t
 
 
 # The compose.prod services that run the app's image (with its settings).
-APP_SERVICES = {"web", "migrate", "critical-worker", "worker", "beat", "prune"}
+APP_SERVICES = {"web", "migrate", "backup", "critical-worker", "worker", "beat", "prune"}
 
 
 def pod_spec(manifest):
