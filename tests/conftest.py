@@ -460,7 +460,7 @@ def stack(installed_projects, engine, tmp_path_factory):
 
     try:
         stack.up()
-        for service in ("nginx", "critical-worker", "worker", "prune"):
+        for service in ("nginx", "backup", "critical-worker", "worker", "prune"):
             stack.wait_healthy(service)
         stack.domain = domain
         stack.wait_ready()

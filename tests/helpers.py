@@ -620,6 +620,79 @@ def monitoring(project):
     return project.path / "deploy" / "monitoring"
 
 
+# --- Promotion (smoke tests and rollbacks) --------------------------------------------------------
+
+
+class PublicSite(http.server.ThreadingHTTPServer):
+    """A stand-in for a deployed environment's public URL: each path answers the status in
+    `statuses` (200 by default)."""
+
+    daemon_threads = True
+
+    def __init__(self, statuses=None):
+        self.statuses = statuses or {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(handler):  # `self` is the server here
+                status = self.statuses.get(handler.path, 200)
+                handler.send_response(status)
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+
+            def log_message(handler, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.shutdown()
+        self.server_close()
+
+
+def fake_commands(directory, *names):
+    """Programs that log each call (a JSON list: the program, then its arguments) to
+    <directory>/calls and succeed,
+    first on PATH: kubectl, aws and docker where no cluster or cloud can be reached. A program's
+    answers to particular calls come from <directory>/<name>.answers, lines of
+    `<argument prefix>\t<output>`; the longest matching prefix wins."""
+    directory.mkdir(exist_ok=True)
+    for name in names:
+        program = directory / name
+        program.write_text(FAKE_COMMAND.format(name=name, directory=directory))
+        program.chmod(0o755)
+    return {"PATH": f"{directory}:{os.environ['PATH']}"}
+
+
+FAKE_COMMAND = """#!/usr/bin/env python3
+import json
+import sys
+from pathlib import Path
+
+arguments = " ".join(sys.argv[1:])
+with open("{directory}/calls", "a") as calls:
+    calls.write(json.dumps(["{name}", *sys.argv[1:]]) + "\\n")
+answers = Path("{directory}/{name}.answers")
+lines = answers.read_text().splitlines() if answers.exists() else []
+matches = [line.split("\\t", 1) for line in lines if arguments.startswith(line.split("\\t", 1)[0])]
+if matches:
+    output = max(matches, key=lambda match: len(match[0]))[1]
+    if output.startswith("exit "):
+        sys.exit(int(output.split()[1]))
+    print(output)
+"""
+
+
+def recorded_calls(directory):
+    """The calls fake_commands recorded, each a list: the program, then its arguments."""
+    path = directory / "calls"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
 # --- Fault drills (test_faults.py) ----------------------------------------------------------------
 
 

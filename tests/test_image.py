@@ -66,6 +66,26 @@ def test_the_served_image_serves_metrics_on_its_own_port(image, served):
     assert 'django_health_check_up{check="database"}' in body
 
 
+@images_where(lambda answers: answers["database"] != "sqlite")
+def test_the_images_migrate_step_backs_up_and_the_backup_passes_the_restore_drill(
+    image, served, tmp_path
+):
+    """The migrate step every deploy target runs, from the image as production runs it (read-only,
+    non-root): a backup with the image's own database client first; then the restore drill."""
+    compose = yaml.safe_load((image.project.path / "compose.prod.yaml").read_text())
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o777)
+    backups.chmod(0o777)
+    run = ["run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp"]
+    run += ["--volume", f"{backups}:/backups", *image.container_env(), image.name]
+
+    image.podman(*run, *compose["services"]["migrate"]["command"])
+    drill = image.podman(*run, "python", "scripts/backup.py", "restore-check", "/backups")
+
+    assert len(list(backups.glob("*.sql.gz"))) == 1
+    assert "Restore check passed" in drill.stdout, drill.stdout + drill.stderr
+
+
 @with_every_image
 def test_the_served_image_passes_its_own_healthcheck(image, served):
     result = image.podman("healthcheck", "run", served["container"], check=False)

@@ -29,6 +29,16 @@ def test_migrate_ran_once_and_succeeded(stack):
     assert "Applying" in stack.logs("migrate")
 
 
+def test_migrate_backed_up_the_database_first_and_the_backup_service_keeps_backing_up(stack):
+    backup = stack.container("backup")
+    dumps = stack.podman("exec", backup, "ls", "/backups").stdout.split()
+    fresh = ["python", "scripts/backup.py", "is-fresh", "/backups", "3600"]
+
+    assert dumps and all(dump.endswith(".sql.gz") for dump in dumps), stack.logs("backup")
+    assert stack.logs("migrate").index("/backups/") < stack.logs("migrate").index("Applying")
+    assert stack.podman("exec", backup, *fresh, check=False).returncode == 0
+
+
 def test_the_page_through_nginx_over_https_carries_the_security_headers(stack):
     response, body = https_get(stack, "/")
 

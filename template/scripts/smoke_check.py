@@ -3,8 +3,9 @@
     python scripts/smoke_check.py https://api.example.com [--timeout SECONDS]
 
 Passes once /health/ready/ answers 200 (the database and cache answer) and the home page answers
-below 400, within --timeout seconds (default 120: a rollout takes a while to reach every
-replica). Otherwise exits 1, naming what failed last; the deploy scripts roll back then.
+below 400, within --timeout seconds (default: SMOKE_CHECK_TIMEOUT, else 120; a rollout takes a
+while to reach every replica). Otherwise exits 1, naming what failed last; the deploy scripts
+roll back then.
 SMOKE_CHECK_CA_BUNDLE names a CA file for a certificate the system does not trust.
 """
 
@@ -44,7 +45,8 @@ def failures(base, context):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="the service's public URL, e.g. https://api.example.com")
-    parser.add_argument("--timeout", type=float, default=120)
+    default_timeout = float(os.environ.get("SMOKE_CHECK_TIMEOUT") or 120)
+    parser.add_argument("--timeout", type=float, default=default_timeout)
     arguments = parser.parse_args()
     context = ssl.create_default_context(cafile=os.environ.get("SMOKE_CHECK_CA_BUNDLE") or None)
     deadline = time.monotonic() + arguments.timeout
@@ -56,7 +58,7 @@ def main():
         if time.monotonic() >= deadline:
             details = "; ".join(f"{path}: {what}" for path, what in failed)
             sys.exit(f"Smoke check failed on {arguments.url}: {details}")
-        time.sleep(5)
+        time.sleep(min(5, max(0.1, deadline - time.monotonic())))
 
 
 if __name__ == "__main__":
