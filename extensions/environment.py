@@ -63,9 +63,9 @@ PGBOUNCER = [
         "Seconds a statement may run; migrate stores it on the database role (PgBouncer)",
     ),
     (
-        "BACKUP_DATABASE_URL",
+        "DIRECT_DATABASE_URL",
         "",
-        "The database itself, not PgBouncer: backups need a session of their own",
+        "The database server itself, not PgBouncer: backups and one-off jobs connect to it",
     ),
 ]
 BACKUPS = [
@@ -227,5 +227,6 @@ def derive(answers, facts):
             for name, default, meaning in variables(answers, facts)
         ],
         # The rest of what production requires comes from the cloud's secret store.
-        "deploy_secrets": [name for name in required if name not in facts["deploy_environment"]],
+        "deploy_secrets": [name for name in required if name not in facts["deploy_environment"]]
+        + (["DIRECT_DATABASE_URL"] if facts["uses_pgbouncer"] else []),
     }

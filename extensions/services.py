@@ -38,6 +38,8 @@ DATABASE_URL_SCHEMES = {
 BROKER_URL_SCHEMES = {"redis": ["redis", "rediss"], "rabbitmq": ["amqp", "amqps"]}
 
 
+PGBOUNCER_IMAGE = "edoburu/pgbouncer:v1.25.1-p0"
+
 def cache_backend(path, slug, counted):
     """With Prometheus, the project's subclass that counts hits and misses."""
     return f"{slug}.metrics.cache.{path.rsplit('.', 1)[1]}" if counted else path
@@ -58,6 +60,8 @@ def derive(answers, facts):
         "uses_prometheus": uses_prometheus,
         "task_broker": task_broker,
         "uses_pgbouncer": uses_pgbouncer,
+        # The PgBouncer image every target runs (compose, Kubernetes, the clouds' sidecars).
+        "pgbouncer_image": PGBOUNCER_IMAGE,
         "uses_connection_pool": uses_connection_pool,
         # PostgreSQL wakes an idle Django-tasks worker (LISTEN/NOTIFY), except through
         # PgBouncer's transaction pooling, which cannot LISTEN: there the worker polls.

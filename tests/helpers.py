@@ -208,6 +208,11 @@ class Project:
         return self.answers["project_slug"]
 
     @property
+    def image_name(self):
+        """The image's name in the deploy files (the slug with hyphens)."""
+        return self.slug.replace("_", "-")
+
+    @property
     def heartbeat_script(self):
         """What a worker's liveness probe runs."""
         return f"{self.slug}/worker/heartbeat.py"

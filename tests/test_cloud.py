@@ -21,6 +21,7 @@ from .helpers import (
     backs_up_then_migrates,
     cloud_containers,
     load_manifest,
+    render,
     resolved_views,
     tool,
 )
@@ -343,3 +344,105 @@ def test_backups_are_uploaded_to_the_backup_bucket(installed_projects, answers, 
     assert f"uploaded: {Path(result.stdout.split()[0]).name}" in result.stdout
     assert len(uploaded) == 2
     assert Path(result.stdout.split()[0]).name == uploaded[-1]
+
+
+# --- PgBouncer in the cloud -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def behind_pgbouncer(template_renderer):
+    """Each cloud's files rendered (not installed) for PostgreSQL behind PgBouncer, with Celery:
+    no project of the matrix combines the two, and their files are all these tests need."""
+    return {
+        cloud: render(
+            template_renderer,
+            {
+                "project_name": "Pooled Orders",
+                "cloud": cloud,
+                "pgbouncer": True,
+                "background_tasks": "celery",
+            },
+        )
+        for cloud in ("aws", "gcp", "azure")
+    }
+
+
+def sidecar_environment(container):
+    return {
+        entry["name"]: entry.get("value")
+        for entry in container.get("env", container.get("environment", []))
+    }
+
+
+def direct_database_url(container, cloud):
+    """Whether the container's DATABASE_URL is the server's own (DIRECT_DATABASE_URL's secret)."""
+    if cloud == "gcp":
+        [entry] = [e for e in container["env"] if e["name"] == "DATABASE_URL"]
+        return entry["valueFrom"]["secretKeyRef"]["name"].endswith("-direct-database-url")
+    [entry] = [e for e in container["env"] if e["name"] == "DATABASE_URL"]
+    return entry["secretRef"] == "direct-database-url"
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+def test_every_long_running_role_reaches_postgresql_through_a_pgbouncer_sidecar(
+    behind_pgbouncer, cloud
+):
+    project = behind_pgbouncer[cloud]
+    deploy = project.path / "deploy" / cloud
+    if cloud == "aws":
+        pods = {
+            role: task["containerDefinitions"]
+            for role, task in load_manifest(deploy / "task-definitions.json").items()
+        }
+        for task in load_manifest(deploy / "task-definitions.json").values():
+            ecs_validate("RegisterTaskDefinition", task)
+    elif cloud == "gcp":
+        service = load_manifest(deploy / "service.yaml")["spec"]["template"]
+        pools = load_manifest(deploy / "worker-pools.yaml")
+        pods = {"web": service["spec"]["containers"]} | {
+            role: pool["spec"]["template"]["spec"]["containers"] for role, pool in pools.items()
+        }
+    else:
+        apps = load_manifest(deploy / "container-apps.yaml")
+        pods = {
+            role: app["properties"]["template"]["containers"]
+            for role, app in apps.items()
+            if app["type"].endswith("containerApps")
+        }
+
+    assert sorted(pods) == sorted(["web", "critical-worker", "worker", "beat"])
+    for role, containers in pods.items():
+        app, sidecar = containers
+        environment = sidecar_environment(sidecar)
+        assert app["name"] == role
+        assert sidecar["name"] == "pgbouncer" and "pgbouncer" in sidecar["image"]
+        assert environment["POOL_MODE"] == "transaction"
+        if cloud == "aws":
+            assert app["dependsOn"] == [{"containerName": "pgbouncer", "condition": "START"}]
+            assert sidecar["secrets"][0]["valueFrom"].endswith(":DIRECT_DATABASE_URL::")
+        else:
+            assert environment["LISTEN_ADDR"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_one_off_jobs_connect_to_postgresql_itself_not_through_pgbouncer(behind_pgbouncer, cloud):
+    """A sidecar never exits, so a job beside one would never complete; a migration and a dump
+    need a session of their own anyway."""
+    deploy = behind_pgbouncer[cloud].path / "deploy" / cloud
+    if cloud == "gcp":
+        jobs = {
+            role: load_manifest(deploy / f"{role}-job.yaml")["spec"]["template"]["spec"][
+                "template"
+            ]["spec"]["containers"]
+            for role in ("migrate", "backup")
+        }
+    else:
+        apps = load_manifest(deploy / "container-apps.yaml")
+        jobs = {
+            role: apps[role]["properties"]["template"]["containers"]
+            for role in ("migrate", "backup")
+        }
+
+    for containers in jobs.values():
+        [container] = containers
+        assert direct_database_url(container, cloud)

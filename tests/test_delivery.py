@@ -363,7 +363,8 @@ def deploy_targets(project):
             if spec is None:
                 continue
             manifest = f"{path.name}:{document['metadata']['name']}"
-            for container in spec["containers"]:
+            # The app's containers, not PgBouncer's.
+            for container in [c for c in spec["containers"] if c["image"] == project.image_name]:
                 names = {e["name"] for e in container.get("env", [])}
                 references = {
                     r.get("configMapRef", r.get("secretRef"))["name"] for r in container["envFrom"]
@@ -578,6 +579,28 @@ def test_kubernetes_web_tier_is_hardened_and_scales(installed_projects, answers)
     assert {"requests", "limits"} <= set(container["resources"])
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 50)
     assert {m["resource"]["name"] for m in hpa["metrics"]} == {"cpu", "memory"}
+
+
+@pytest.mark.parametrize("answers", projects_where(kubernetes=True, pgbouncer=True))
+def test_kubernetes_puts_pgbouncer_between_the_app_and_postgresql(installed_projects, answers):
+    project = installed_projects(answers)
+    k8s, _ = kubernetes_manifests(project)
+    deployment, service, _ = load_yaml_documents(k8s / "pgbouncer.yaml")
+    [pgbouncer] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {entry["name"]: entry for entry in pgbouncer["env"]}
+    one_off = [
+        load_yaml(k8s / "migrate-job.yaml")["spec"]["template"]["spec"],
+        pod_spec(load_yaml(k8s / "backup-cronjob.yaml")),
+    ]
+
+    assert "pgbouncer.yaml" in load_yaml(k8s / "kustomization.yaml")["resources"]
+    assert env["POOL_MODE"]["value"] == "transaction"
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "DIRECT_DATABASE_URL"
+    assert service["spec"]["ports"][0]["port"] == 5432
+    assert "DIRECT_DATABASE_URL" in load_yaml(k8s / "secret.example.yaml")["stringData"]
+    for spec in one_off:  # a migration and a dump need a session of their own
+        [database_url] = [e for e in spec["containers"][0]["env"] if e["name"] == "DATABASE_URL"]
+        assert database_url["valueFrom"]["secretKeyRef"]["key"] == "DIRECT_DATABASE_URL"
 
 
 @pytest.mark.parametrize("answers", projects_where(kubernetes=True))
