@@ -55,9 +55,28 @@ DEPLOY_VARIABLES = {
         "AZURE_KEY_VAULT": "Key Vault name holding the secrets",
     },
 }
-# Every environment (staging, production) has its own values of the variables above, and these.
+# Every environment (staging, production) has its own values of the variables above, and these:
+# its public URL, and where its media and backups live (bucket names are global).
 PROMOTION_VARIABLES = {
-    "PUBLIC_URL": "The environment's public URL, smoke-tested after each rollout",
+    "PUBLIC_URL": (
+        "The environment's public URL, smoke-tested after each rollout; its host is "
+        "DJANGO_ALLOWED_HOSTS"
+    ),
+}
+STORAGE_VARIABLES = {
+    "aws": {
+        "AWS_STORAGE_BUCKET_NAME": "S3 bucket of this environment's media",
+        "BACKUP_BUCKET": "S3 bucket of this environment's database backups",
+    },
+    "gcp": {
+        "GS_BUCKET_NAME": "Cloud Storage bucket of this environment's media",
+        "BACKUP_BUCKET": "Cloud Storage bucket of this environment's database backups",
+    },
+    "azure": {
+        "AZURE_ACCOUNT_NAME": "Storage account of this environment's media and backups",
+        "AZURE_CONTAINER": "Blob container of the media",
+        "BACKUP_BUCKET": "Blob container of the database backups",
+    },
 }
 # The variables the app reads for each cloud: (name, default, meaning).
 VARIABLES = {
@@ -158,15 +177,18 @@ def derive(answers, facts):
         "storage_backend": STORAGE_BACKENDS.get(cloud, ""),
         "secret_manager": secret_manager,
         "secret_variable": secret_variable,
-        "deploy_variables": DEPLOY_VARIABLES[cloud] | PROMOTION_VARIABLES if cloud != "none" else {},
+        "deploy_variables": DEPLOY_VARIABLES[cloud] | PROMOTION_VARIABLES | STORAGE_VARIABLES[cloud]
+        if cloud != "none"
+        else {},
         "cloud_settings": cloud_settings,
-        # What every cloud deploy target sets in the app's environment.
+        # What every cloud deploy target sets in the app's environment; scripts/deploy.sh fills
+        # in each environment's own values (PUBLIC_HOST: PUBLIC_URL's host).
         "deploy_environment": {
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            "DJANGO_ALLOWED_HOSTS": answers["domain_name"],
+            "DJANGO_ALLOWED_HOSTS": "${PUBLIC_HOST}",
             # The cloud's load balancer is the only client; trust its X-Forwarded-* headers.
             "FORWARDED_ALLOW_IPS": "*",
-            **cloud_settings,
+            **{name: f"${{{name}}}" for name in cloud_settings},
         },
         "_cloud_variables": variables(cloud),
         "media_location_env": MEDIA_LOCATION[cloud][-1:],

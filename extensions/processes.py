@@ -65,7 +65,8 @@ def derive(answers, facts):
         "worker_queues": WORKER_QUEUES if answers["background_tasks"] != "none" else {},
         # The Kubernetes Deployments `make k8s-deploy` rolls out, and back.
         "k8s_deployments": [
-            f"{image_name}-{role}" for role in ["web", *process_commands(answers["background_tasks"])]
+            f"{image_name}-{role}"
+            for role in ["web", *process_commands(answers["background_tasks"])]
         ],
         "task_queues": TASK_QUEUES,
         # One process for every queue: `make worker` and the development compose file.

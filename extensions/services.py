@@ -40,6 +40,7 @@ BROKER_URL_SCHEMES = {"redis": ["redis", "rediss"], "rabbitmq": ["amqp", "amqps"
 
 PGBOUNCER_IMAGE = "edoburu/pgbouncer:v1.25.1-p0"
 
+
 def cache_backend(path, slug, counted):
     """With Prometheus, the project's subclass that counts hits and misses."""
     return f"{slug}.metrics.cache.{path.rsplit('.', 1)[1]}" if counted else path

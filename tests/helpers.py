@@ -664,7 +664,7 @@ def fake_commands(directory, *names):
     <directory>/calls and succeed,
     first on PATH: kubectl, aws and docker where no cluster or cloud can be reached. A program's
     answers to particular calls come from <directory>/<name>.answers, lines of
-    `<argument prefix>\t<output>`; the longest matching prefix wins."""
+    `<part of the arguments>\t<output>`; the longest part found in the call wins."""
     directory.mkdir(exist_ok=True)
     for name in names:
         program = directory / name
@@ -683,7 +683,7 @@ with open("{directory}/calls", "a") as calls:
     calls.write(json.dumps(["{name}", *sys.argv[1:]]) + "\\n")
 answers = Path("{directory}/{name}.answers")
 lines = answers.read_text().splitlines() if answers.exists() else []
-matches = [line.split("\\t", 1) for line in lines if arguments.startswith(line.split("\\t", 1)[0])]
+matches = [line.split("\\t", 1) for line in lines if line.split("\\t", 1)[0] in arguments]
 if matches:
     output = max(matches, key=lambda match: len(match[0]))[1]
     if output.startswith("exit "):

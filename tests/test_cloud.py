@@ -14,7 +14,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.session import Session
 from botocore.validate import ParamValidator
 
-from extensions.cloud import DEPLOY_VARIABLES, PROMOTION_VARIABLES
+from extensions.cloud import DEPLOY_VARIABLES, PROMOTION_VARIABLES, STORAGE_VARIABLES
 
 from .helpers import (
     PLACEHOLDER,
@@ -284,17 +284,20 @@ def test_deploy_script_passes_shellcheck(installed_projects, answers):
 @pytest.mark.parametrize("answers", CLOUDS)
 def test_every_placeholder_is_a_variable_the_deploy_jobs_set(installed_projects, answers):
     project = installed_projects(answers)
-    expected = set(DEPLOY_VARIABLES[answers["cloud"]]) | set(PROMOTION_VARIABLES)
+    cloud = answers["cloud"]
+    expected = (
+        set(DEPLOY_VARIABLES[cloud]) | set(PROMOTION_VARIABLES) | set(STORAGE_VARIABLES[cloud])
+    )
     placeholders = set()
     for path in (project.path / "deploy" / answers["cloud"]).iterdir():
         placeholders |= set(PLACEHOLDER.findall(path.read_text()))
     workflow = yaml.safe_load((project.path / ".github/workflows/ci.yml").read_text())
     script = (project.path / "scripts/deploy.sh").read_text()
 
-    assert placeholders - {"IMAGE"} <= expected
+    assert placeholders - {"IMAGE", "PUBLIC_HOST"} <= expected  # both filled in by deploy.sh
     for stage in ("staging", "production"):
         deploy = workflow["jobs"][f"deploy-{stage}"]
-        assert set(deploy["env"]) == expected | {"IMAGE_TAG"}
+        assert set(deploy["env"]) == expected | {"IMAGE_TAG", "IMAGE_DIGEST"}
         for name in expected:
             assert deploy["env"][name] == f"${{{{ vars.{name} }}}}"
     for name in expected:
@@ -310,10 +313,15 @@ def test_staging_deploys_from_main_then_production_with_an_oidc_token_and_no_sec
     staging, production = jobs["deploy-staging"], jobs["deploy-production"]
 
     assert staging["needs"] == ["image"]  # tested, scanned, pushed, signed
-    assert production["needs"] == ["deploy-staging"]  # and its environment's reviewers
+    assert production["needs"] == ["image", "deploy-staging"]  # and its environment's reviewers
     for stage, deploy in [("staging", staging), ("production", production)]:
         assert deploy["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-        assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
+        assert deploy["permissions"] == {
+            "contents": "read",
+            "id-token": "write",
+            "packages": "read",
+        }
+        assert deploy["env"]["IMAGE_DIGEST"] == "${{ needs.image.outputs.digest }}"
         assert deploy["environment"]["name"] == stage
         assert deploy["concurrency"] == {"group": f"deploy-{stage}", "cancel-in-progress": False}
         assert "secrets." not in json.dumps(deploy)

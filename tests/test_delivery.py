@@ -816,6 +816,26 @@ def test_gitlab_pipeline_and_renovate_follow_their_schemas(installed_projects, a
 
 
 @pytest.mark.parametrize("answers", projects_where(ci="gitlab"))
+def test_gitlab_maintenance_schedules_run_only_their_own_job(installed_projects, answers):
+    """A schedule with TEMPLATE_UPDATE=1 or RENOVATE=1 must not also build, push and deploy."""
+    pipeline = load_yaml(installed_projects(answers).path / ".gitlab-ci.yml")
+    jobs = {
+        name: job
+        for name, job in pipeline.items()
+        if isinstance(job, dict) and {"script", "extends"} & job.keys() and not name.startswith(".")
+    }
+    excluded = {"if": '$TEMPLATE_UPDATE == "1" || $RENOVATE == "1"', "when": "never"}
+
+    assert {"template-update", "renovate"} <= jobs.keys()
+    for name, job in jobs.items():
+        rules = job.get("rules") or pipeline.get(job.get("extends", ""), {}).get("rules", [])
+        if name in ("template-update", "renovate"):
+            assert rules[0]["if"].startswith('$CI_PIPELINE_SOURCE == "schedule"'), name
+        else:
+            assert rules[0] == excluded, name
+
+
+@pytest.mark.parametrize("answers", projects_where(ci="gitlab"))
 def test_gitlab_pipeline_pins_every_image_by_digest(installed_projects, answers):
     project = installed_projects(answers)
     pipeline = load_yaml(project.path / ".gitlab-ci.yml")

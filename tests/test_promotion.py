@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from extensions.cloud import DEPLOY_VARIABLES, STORAGE_VARIABLES
+
 from .helpers import PublicSite, fake_commands, recorded_calls, run, serve_behind_nginx
 from .matrix import SMOKE_PROJECT, projects_where
 
@@ -117,21 +119,27 @@ def test_k8s_deploy_refuses_to_run_without_a_url_to_smoke_test(
 
 
 # What the recording aws answers scripts/deploy.sh: the commit's image is in ECR already, the
-# services run revision 41 of their task definitions, and the migrate task exits 0.
+# services run revision 41 of their task definitions, the migrate task stops with exit code 0,
+# and each rollout completes on the revision registered for it (42).
 PREVIOUS = "arn:aws:ecs:eu-west-1:123456789012:task-definition/previous:41"
+NEW = "arn:aws:ecs:eu-west-1:123456789012:task-definition/new:42"
 AWS_ANSWERS = {
-    "ecs register-task-definition": "arn:aws:ecs:eu-west-1:123456789012:task-definition/new:42",
+    "ecs register-task-definition": NEW,
     "ecs run-task": "arn:aws:ecs:eu-west-1:123456789012:task/migrate",
     "ecs describe-tasks": "0",
+    "tasks[0].lastStatus": "STOPPED",
     "ecs describe-services": PREVIOUS,
+    "deployments[?status==`PRIMARY`]": f"{NEW}\tCOMPLETED",
 }
 
 
-def ecs_deploy(project, tmp_path, site):
-    env = project.env(**QUICK, IMAGE_TAG="0123abc", PUBLIC_URL=site.url)
-    env |= {name: f"example-{name.lower()}" for name in ECS_VARIABLES}
+def ecs_deploy(project, tmp_path, site, source_image="", **answers):
+    env = project.env(**QUICK, IMAGE_TAG="0123abc", PUBLIC_URL=site.url, SOURCE_IMAGE=source_image)
+    variables = DEPLOY_VARIABLES["aws"] | STORAGE_VARIABLES["aws"]
+    env |= {name: f"example-{name.lower()}" for name in variables}
     env |= fake_commands(tmp_path, "aws", "docker")
-    (tmp_path / "aws.answers").write_text("".join(f"{k}\t{v}\n" for k, v in AWS_ANSWERS.items()))
+    lines = (AWS_ANSWERS | answers).items()
+    (tmp_path / "aws.answers").write_text("".join(f"{k}\t{v}\n" for k, v in lines))
     result = run(["bash", "scripts/deploy.sh"], project.path, env, check=False)
     return result, recorded_calls(tmp_path)
 
@@ -144,18 +152,6 @@ def ecs_call(calls, *command):
             arguments = call[1 + len(command) :]
             found.append(dict(zip(arguments[::2], arguments[1::2], strict=False)))
     return found
-
-
-ECS_VARIABLES = [
-    "AWS_ACCOUNT_ID",
-    "AWS_REGION",
-    "AWS_DEPLOY_ROLE_ARN",
-    "ECS_CLUSTER",
-    "ECS_SUBNET_A",
-    "ECS_SUBNET_B",
-    "ECS_SECURITY_GROUP_ID",
-    "ECS_TARGET_GROUP_ARN",
-]
 
 
 @pytest.mark.parametrize("answers", ECS)
@@ -192,3 +188,38 @@ def test_ecs_deploy_puts_every_service_back_on_its_previous_revision_when_the_sm
     assert "Rolled back" in result.stderr
     assert rolled_back == rolled_out
     assert "cafe-orders-web" in rolled_back
+
+
+@pytest.mark.parametrize("answers", ECS)
+def test_ecs_deploy_fails_and_rolls_back_when_the_circuit_breaker_rolled_a_service_back(
+    installed_projects, answers, tmp_path
+):
+    """After the circuit breaker's rollback the service looks stable again: only its primary
+    deployment's task definition (the previous one) says the new release never started."""
+    project = installed_projects(answers)
+    with PublicSite() as site:
+        result, calls = ecs_deploy(
+            project, tmp_path, site, **{"deployments[?status==`PRIMARY`]": f"{PREVIOUS}\tCOMPLETED"}
+        )
+
+    updates = ecs_call(calls, "ecs", "update-service")
+    assert result.returncode == 1
+    assert "rolled back by the circuit breaker" in result.stderr
+    assert [u["--service"] for u in updates if u["--task-definition"] == PREVIOUS]
+
+
+@pytest.mark.parametrize("answers", ECS)
+def test_ecs_deploy_copies_the_image_ci_signed_instead_of_building_one(
+    installed_projects, answers, tmp_path
+):
+    project = installed_projects(answers)
+    signed = "ghcr.io/example/orders@sha256:" + "0" * 64
+    with PublicSite() as site:
+        result, calls = ecs_deploy(
+            project, tmp_path, site, source_image=signed, **{"ecr describe-images": "exit 1"}
+        )
+
+    docker = [call[1:] for call in calls if call[0] == "docker" and call[1] != "login"]
+    target = "example-aws_account_id.dkr.ecr.example-aws_region.amazonaws.com/cafe-orders:0123abc"
+    assert result.returncode == 0, result.stderr
+    assert docker == [["pull", signed], ["tag", signed, target], ["push", target]]  # no build
