@@ -62,14 +62,16 @@ PGBOUNCER = [
         "4",
         "Seconds a statement may run; migrate stores it on the database role (PgBouncer)",
     ),
+]
+BACKUPS = [
+    ("BACKUP_KEEP", "14", "Newest backups scripts/backup.py keeps (daily ones: two weeks)"),
     (
         "DIRECT_DATABASE_URL",
         "",
-        "The database server itself, not PgBouncer: backups and one-off jobs connect to it",
+        "The database server itself where DATABASE_URL goes through PgBouncer: backups use it",
     ),
 ]
-BACKUPS = [
-    ("BACKUP_KEEP", "14", "Newest backups scripts/backup.py keeps (daily: two weeks)"),
+RESTORE_CHECK = [
     (
         "RESTORE_CHECK_DATABASE_URL",
         "",
@@ -181,6 +183,7 @@ def variables(answers, facts):
         *(CONNECTION_POOL if facts["uses_connection_pool"] else PERSISTENT_CONNECTIONS),
         *(PGBOUNCER if facts["uses_pgbouncer"] else []),
         *BACKUPS,
+        *(RESTORE_CHECK if database != "sqlite" else []),
         *(CACHE_URL if facts["uses_cache_url"] else []),
         *(CELERY if background == "celery" else []),
         *(TASKS if background != "none" else []),

@@ -664,7 +664,8 @@ def fake_commands(directory, *names):
     <directory>/calls and succeed,
     first on PATH: kubectl, aws and docker where no cluster or cloud can be reached. A program's
     answers to particular calls come from <directory>/<name>.answers, lines of
-    `<part of the arguments>\t<output>`; the longest part found in the call wins."""
+    `<part of the arguments>\t<output>`; the longest part found in the call wins. An output of
+    several answers separated by " || " gives them in turn, the last one from then on."""
     directory.mkdir(exist_ok=True)
     for name in names:
         program = directory / name
@@ -685,7 +686,13 @@ answers = Path("{directory}/{name}.answers")
 lines = answers.read_text().splitlines() if answers.exists() else []
 matches = [line.split("\\t", 1) for line in lines if line.split("\\t", 1)[0] in arguments]
 if matches:
-    output = max(matches, key=lambda match: len(match[0]))[1]
+    key, output = max(matches, key=lambda match: len(match[0]))
+    turns = Path("{directory}/{name}.turns")
+    taken = json.loads(turns.read_text()) if turns.exists() else {{}}
+    answers_in_turn = output.split(" || ")
+    output = answers_in_turn[min(taken.get(key, 0), len(answers_in_turn) - 1)]
+    taken[key] = taken.get(key, 0) + 1
+    turns.write_text(json.dumps(taken))
     if output.startswith("exit "):
         sys.exit(int(output.split()[1]))
     print(output)

@@ -552,6 +552,13 @@ def test_kubernetes_manifests_validate_strictly(installed_projects, answers):
 
 
 @pytest.mark.parametrize("answers", projects_where(kubernetes=True))
+def test_kubernetes_deploy_script_passes_shellcheck(installed_projects, answers):
+    project = installed_projects(answers)
+
+    tool("shellcheck", "scripts/k8s_deploy.sh", cwd=project.path)
+
+
+@pytest.mark.parametrize("answers", projects_where(kubernetes=True))
 def test_kubernetes_probes_call_routes_that_exist(installed_projects, answers):
     project = installed_projects(answers)
     k8s, _ = kubernetes_manifests(project)

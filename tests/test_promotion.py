@@ -69,10 +69,24 @@ def test_the_smoke_test_fails_when_nothing_answers(installed_projects, answers):
     assert "Connection refused" in result.stderr
 
 
-def k8s_deploy(project, tmp_path, site):
+# What the recording kubectl answers: the migration Job completes, and every Deployment is at
+# revision 3 before the apply and 4 after it (the apply changed them all).
+KUBECTL_ANSWERS = {
+    "jsonpath={.status.conditions": "Complete",
+    "deployment.kubernetes.io/revision": "3 || 3 || 3 || 3 || 4",
+}
+
+
+def k8s_deploy(project, tmp_path, site, **answers):
     env = project.env(**QUICK) | fake_commands(tmp_path, "kubectl")
+    lines = (KUBECTL_ANSWERS | answers).items()
+    (tmp_path / "kubectl.answers").write_text("".join(f"{k}\t{v}\n" for k, v in lines))
     result = run(["make", "k8s-deploy", f"PUBLIC_URL={site.url}"], project.path, env, check=False)
     return result, recorded_calls(tmp_path)
+
+
+def undone(calls):
+    return [call[3:] for call in calls if call[1:3] == ["rollout", "undo"]]
 
 
 @pytest.mark.parametrize("answers", KUBERNETES)
@@ -85,7 +99,7 @@ def test_k8s_deploy_keeps_a_rollout_that_passes_its_smoke_test(
 
     assert result.returncode == 0, result.stderr
     assert ["kubectl", "apply", "-k", "deploy/k8s"] in calls
-    assert not [call for call in calls if call[1:3] == ["rollout", "undo"]]
+    assert undone(calls) == []
 
 
 @pytest.mark.parametrize("answers", KUBERNETES)
@@ -96,12 +110,40 @@ def test_k8s_deploy_rolls_every_deployment_back_when_the_smoke_test_fails(
     with PublicSite({"/health/ready/": 503}) as site:
         result, calls = k8s_deploy(project, tmp_path, site)
 
-    [undo] = [call for call in calls if call[1:3] == ["rollout", "undo"]]
     rolled_out = [call[3] for call in calls if call[1:3] == ["rollout", "status"]]
     assert result.returncode != 0
     assert "Rolled back" in result.stderr
-    assert undo[3:] == rolled_out  # every Deployment: web, both workers, beat
-    assert len(rolled_out) == 4
+    assert undone(calls) == [[deployment, "--to-revision=3"] for deployment in rolled_out]
+    assert len(rolled_out) == 4  # web, both workers, beat
+
+
+@pytest.mark.parametrize("answers", KUBERNETES)
+def test_k8s_deploy_rolls_back_only_what_the_apply_changed(installed_projects, answers, tmp_path):
+    """An unchanged Deployment's undo would go back one release further than it ran."""
+    project = installed_projects(answers)
+    web = f"deployment {project.image_name}-web --ignore-not-found"
+    with PublicSite({"/health/ready/": 503}) as site:
+        result, calls = k8s_deploy(
+            project, tmp_path, site, **{web: "3 || 4", "deployment.kubernetes.io/revision": "3"}
+        )
+
+    assert result.returncode != 0
+    assert undone(calls) == [[f"deployment/{project.image_name}-web", "--to-revision=3"]]
+
+
+@pytest.mark.parametrize("answers", KUBERNETES)
+def test_k8s_deploy_rolls_nothing_out_when_the_migration_job_fails(
+    installed_projects, answers, tmp_path
+):
+    project = installed_projects(answers)
+    with PublicSite() as site:
+        result, calls = k8s_deploy(
+            project, tmp_path, site, **{"jsonpath={.status.conditions": "Failed"}
+        )
+
+    assert result.returncode != 0
+    assert "The backup and migration Job failed" in result.stderr
+    assert ["kubectl", "apply", "-k", "deploy/k8s"] not in calls
 
 
 @pytest.mark.parametrize("answers", KUBERNETES)
