@@ -942,6 +942,12 @@ class Image:
     def container_env(self, **extra):
         """The production environment the tests give the project, as container options."""
         env = self.project.production_env(DATABASE_SSLMODE="disable", **extra)
+        broker = env.get("CELERY_BROKER_URL", "")
+        if broker.startswith("redis://"):
+            # Not the queue the project's own worker tests use (they run at the same time): the
+            # image's worker would take their tasks.
+            base, index = broker.rsplit("/", 1)
+            env["CELERY_BROKER_URL"] = f"{base}/{int(index) % 15 + 1}"
         options = []
         for name, value in env.items():
             if (name.startswith(PROJECT_VARIABLES) or name in extra) and name not in HOST_ONLY:
@@ -989,6 +995,9 @@ class Worker:
         ]["command"]
         # The virtualenv's own executable, so signals reach the worker, not a `uv run` wrapper.
         command = [str(project.path / ".venv" / "bin" / command[0]), *command[1:], *extra_args]
+        if command[0].endswith("celery") and "worker" in command:
+            # Each deployed worker has a host of its own; here every test's share this one.
+            command.append(f"--hostname={role}-{uuid.uuid4().hex[:8]}@%h")
         self.log_path = log_path
         self.metrics_port = env["METRICS_PORT"]
         self.log = log_path.open("w")

@@ -226,10 +226,14 @@ def test_kubernetes_pods_are_annotated_for_scraping_when_prometheus_is_chosen(
 ):
     project = installed_projects(answers)
     k8s = project.path / "deploy" / "k8s"
-    for name in ("deployment.yaml", "worker-deployment.yaml"):
-        if not (k8s / name).is_file():
-            continue
-        template = load_yaml(k8s / name)["spec"]["template"]
+    deployments = [
+        (name, document)
+        for name in ("deployment.yaml", "worker-deployment.yaml")
+        if (k8s / name).is_file()
+        for document in yaml.safe_load_all((k8s / name).read_text())
+    ]
+    for name, deployment in deployments:
+        template = deployment["spec"]["template"]
         annotations = template["metadata"].get("annotations", {})
         container = template["spec"]["containers"][0]
         ports = {port["name"]: port["containerPort"] for port in container.get("ports", [])}

@@ -73,7 +73,7 @@ def test_the_smoke_test_fails_when_nothing_answers(installed_projects, answers):
 # revision 3 before the apply and 4 after it (the apply changed them all).
 KUBECTL_ANSWERS = {
     "jsonpath={.status.conditions": "Complete",
-    "deployment.kubernetes.io/revision": "3 || 3 || 3 || 3 || 4",
+    "annotations.deployment": "3 || 3 || 3 || 3 || 4",
 }
 
 
@@ -124,7 +124,7 @@ def test_k8s_deploy_rolls_back_only_what_the_apply_changed(installed_projects, a
     web = f"deployment {project.image_name}-web --ignore-not-found"
     with PublicSite({"/health/ready/": 503}) as site:
         result, calls = k8s_deploy(
-            project, tmp_path, site, **{web: "3 || 4", "deployment.kubernetes.io/revision": "3"}
+            project, tmp_path, site, **{web: "3 || 4", "annotations.deployment": "3"}
         )
 
     assert result.returncode != 0
