@@ -1,5 +1,6 @@
 """A real SMTP server on loopback, for workers that send mail: it keeps what it receives, and can
-turn sessions away (a transient failure) or take its time to accept a message (a slow task).
+turn sessions away (a transient failure), take its time to accept a message (a slow task) or hold
+some recipients' messages until told (a saturated worker).
 
 `python smtp_sink.py PORT` runs it in a container of a compose stack: it listens on every address
 and prints each message it receives.
@@ -23,15 +24,22 @@ class SMTPSink(socketserver.ThreadingTCPServer):
         self.sessions = 0
         self.busy = False  # answer 421 "try again later" to every session
         self.accept_delay = 0.0  # seconds to wait before accepting a message
-        self.slow_recipients = {}  # recipient: seconds to wait before accepting its messages
+        # Messages to these recipients wait, unanswered, until release() (a mail server that hangs).
+        self.held_recipients = set()
+        self.released = threading.Event()
 
     def __enter__(self):
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc_info):
+        self.release()
         self.shutdown()
         self.server_close()
+
+    def release(self):
+        """Accept the held messages, and every later one at once."""
+        self.released.set()
 
     def wait_for(self, condition, what, timeout=60):
         deadline = time.monotonic() + timeout
@@ -65,7 +73,9 @@ class SMTPSession(socketserver.StreamRequestHandler):
             elif verb == "DATA":
                 self.reply("354 end with .")
                 message = b"".join(iter(self.rfile.readline, b".\r\n")).decode()
-                time.sleep(self.server.slow_recipients.get(recipient, self.server.accept_delay))
+                if recipient in self.server.held_recipients:
+                    self.server.released.wait()
+                time.sleep(self.server.accept_delay)
                 self.server.messages.append(message)
                 if self.server.echo:
                     print(message, flush=True)
