@@ -17,6 +17,7 @@ THIRD_PARTY_APPS = {
 # Each example app, and the tests and factories that go with it.
 EXAMPLE_TESTS = {
     "orders": ["tests/test_orders.py", "tests/order_factories.py"],
+    "api_keys": ["tests/test_api_keys.py"],
     "notifications": ["tests/test_notifications.py"],
 }
 
@@ -28,6 +29,8 @@ def derive(answers, facts):
         "health",
         *(["users"] if answers["custom_user_model"] else []),
         *(["orders"] if answers["example_app"] else []),
+        # Machine clients' credentials, for the example API.
+        *(["api_keys"] if answers["example_app"] and answers["api"] != "none" else []),
         *(["metrics"] if facts["uses_prometheus"] else []),
         *(["worker", "notifications"] if background else []),
     ]

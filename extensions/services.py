@@ -54,6 +54,8 @@ def derive(answers, facts):
     # Only Celery has a broker: "" for every other answer.
     task_broker = answers["task_broker"] if answers["background_tasks"] == "celery" else ""
     uses_cache_url = cache in CACHE_URL_EXAMPLES
+    # Every process reads and writes the same cache (not each its own memory).
+    shared_cache = cache != "none"
     uses_prometheus = "prometheus" in answers["observability"]
     return {
         "uses_sentry": "sentry" in answers["observability"],
@@ -70,6 +72,7 @@ def derive(answers, facts):
         "uses_redis": "redis" in {cache, task_broker},
         # CACHE_URL names a cache every process shares.
         "uses_cache_url": uses_cache_url,
+        "shared_cache": shared_cache,
         "cache_backend": cache_backend(CACHE_BACKENDS[cache], slug, uses_prometheus),
         "local_cache_backend": cache_backend(CACHE_BACKENDS["none"], slug, uses_prometheus),
         "cache_description": CACHE_DESCRIPTIONS[cache],
@@ -85,7 +88,7 @@ def derive(answers, facts):
         "readiness_checks": [
             "database",
             "static",
-            *(["cache"] if cache != "none" else []),
+            *(["cache"] if shared_cache else []),
             *(["broker"] if task_broker else []),
             *(["storage"] if answers["cloud"] != "none" else []),
         ],

@@ -606,7 +606,7 @@ def cloud_containers(project):
 
 # A line of config/ that names an example app: `"<package>.orders",` in INSTALLED_APPS, the
 # notifications task's route, the orders router and its import in config/api.py.
-EXAMPLE_APP = re.compile(r"\.(orders|notifications)\b|\borders_router\b|\bOrderViewSet\b")
+EXAMPLE_APP = re.compile(r"\.(orders|api_keys|notifications)\b|\borders_router\b|\bOrderViewSet\b")
 
 
 def resolved_views(project, paths):

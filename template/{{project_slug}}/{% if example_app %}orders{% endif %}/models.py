@@ -15,9 +15,21 @@ from django.db.models import Prefetch
 MAX_QUANTITY = 1000
 
 
+# The role that sees and changes every customer's orders (staff who handle them). Each migrate
+# creates the group with its permissions (apps.py); add users to it in the admin.
+ORDER_MANAGERS = "Order managers"
+
+
 class OrderQuerySet(models.QuerySet):
     def for_customer(self, user):
         return self.filter(customer=user)
+
+    def visible_to(self, user):
+        """Every order for a user whose role grants orders.manage_all_orders; otherwise the
+        user's own."""
+        if user.has_perm("orders.manage_all_orders"):
+            return self
+        return self.for_customer(user)
 
     def open(self):
         return self.filter(status=Order.Status.OPEN)
@@ -48,6 +60,7 @@ class Order(models.Model):
     class Meta:
         ordering = ("-created_at", "-pk")
         indexes = (models.Index(fields=["customer", "-created_at"]),)
+        permissions = (("manage_all_orders", "Can see and change every customer's orders"),)
 
     def __str__(self):
         return f"Order {self.pk} ({self.status})"
@@ -69,21 +82,36 @@ class LineItem(models.Model):
         return self.quantity * self.unit_price
 
 
+class AuditEntryQuerySet(models.QuerySet):
+    def trail(self, order_id):
+        """One order's entries, oldest first, with who made them: one query."""
+        return self.filter(order_id=order_id).select_related("actor")
+
+
 class AuditEntry(models.Model):
-    """Who changed what, and the values before and after. Written by services.py only."""
+    """Who changed what, from where, and the values before and after. Written by services.py
+    only (through audit.py)."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # What acted: "request" (a user, on the web or the API), "task <name>" or "command <name>".
+    source = models.CharField(max_length=100)
+    # The request that made the change, or that queued the task that did ("" for a command).
+    request_id = models.CharField(max_length=128, blank=True)
+    # The client's address as the rate limits count it (behind NUM_PROXIES proxies).
+    client_address = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=50)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="audit_entries")
     before = models.JSONField(encoder=DjangoJSONEncoder, null=True)
     after = models.JSONField(encoder=DjangoJSONEncoder, null=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = AuditEntryQuerySet.as_manager()
+
     class Meta:
         ordering = ("at", "pk")
         verbose_name_plural = "audit entries"
 
     def __str__(self):
-        return f"{self.action} on order {self.order_id} by {self.actor_id}"
+        return f"{self.action} on order {self.order_id} by {self.actor or self.source}"
