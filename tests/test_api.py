@@ -161,6 +161,29 @@ def test_admin_logins_past_the_login_rate_limit_get_429(limited_server):
     assert admin_login(*limited_server, new_client_ip()) == 200
 
 
+@with_the_limited_server
+def test_an_api_key_from_the_command_reads_orders_and_needs_its_scope_to_change_them(
+    limited_server,
+):
+    """As an operator issues one in production (docs/runbook.md) and a machine client uses it."""
+    server, project = limited_server
+    create_superuser(project, USERNAME, PASSWORD)
+    env = project.production_env(DATABASE_SSLMODE="disable")
+    issued = project.manage(
+        "issue_api_key", USERNAME, "--name", "reporting", "--scope", "orders:read", env=env
+    )
+    key = issued.stdout.strip()
+    prefix, secret = key.split(".")
+
+    def status(method, key):
+        headers = {"X-API-Key": key, "X-Forwarded-For": new_client_ip()}
+        return request(server, project, method, "/api/v1/orders/", headers=headers)[0].status
+
+    assert status("GET", key) == 200
+    assert status("POST", key) == 403  # no orders:write scope
+    assert status("GET", f"{prefix}.{secret[::-1]}") == 401
+
+
 # --- The schema as a contract, and its TypeScript client ------------------------------------------
 
 SCHEMA_TEST = "tests/test_api_schema.py"

@@ -25,6 +25,10 @@ class OrderAdmin(admin.ModelAdmin):
     readonly_fields = ("customer", "status", "total")
     actions = ("cancel",)
 
+    def has_delete_permission(self, request, obj=None):
+        # A deleted order would take its audit trail with it, behind the services' back.
+        return False
+
     @admin.action(description="Cancel the selected orders", permissions=["change"])
     def cancel(self, request, queryset):
         actor = Actor.of_request(request, request.user)

@@ -41,11 +41,13 @@ def request_id():
 
 
 def valid_address(address):
-    """Only an IP address: a forwarded header can carry anything."""
+    """Only an IP address, without an IPv6 zone (databases refuse one): a forwarded header can
+    carry anything."""
     try:
-        return str(ipaddress.ip_address(address))
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return None
+    return None if getattr(ip, "scope_id", None) else str(ip)
 
 
 def snapshot(order):

@@ -82,6 +82,19 @@ class LineItem(models.Model):
         return self.quantity * self.unit_price
 
 
+class SummaryVersion(models.Model):
+    """The version of a customer's cached order summary (summaries.py): replaced by every change
+    to the customer's orders, in the change's transaction."""
+
+    customer = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    token = models.CharField(max_length=32)
+
+    def __str__(self):
+        return f"summary version {self.token} of customer {self.customer_id}"
+
+
 class AuditEntryQuerySet(models.QuerySet):
     def trail(self, order_id):
         """One order's entries, oldest first, with who made them: one query."""
