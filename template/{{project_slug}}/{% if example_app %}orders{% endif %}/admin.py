@@ -25,8 +25,12 @@ class OrderAdmin(admin.ModelAdmin):
     readonly_fields = ("customer", "status", "total")
     actions = ("cancel",)
 
+    # Orders are created and deleted by services only: the admin would do it behind their back
+    # (a deleted order takes its audit trail with it).
+    def has_add_permission(self, request):
+        return False
+
     def has_delete_permission(self, request, obj=None):
-        # A deleted order would take its audit trail with it, behind the services' back.
         return False
 
     @admin.action(description="Cancel the selected orders", permissions=["change"])

@@ -109,9 +109,10 @@ class AuditEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     # What acted: "request" (a user, on the web or the API), "task <name>" or "command <name>".
-    source = models.CharField(max_length=100)
+    # (The database defaults keep the previous release writing entries while this one rolls out.)
+    source = models.CharField(max_length=100, db_default="")
     # The request that made the change, or that queued the task that did ("" for a command).
-    request_id = models.CharField(max_length=128, blank=True)
+    request_id = models.CharField(max_length=128, blank=True, db_default="")
     # The client's address as the rate limits count it (behind NUM_PROXIES proxies).
     client_address = models.GenericIPAddressField(null=True, blank=True)
     action = models.CharField(max_length=50)

@@ -45,13 +45,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="auditentry",
             name="request_id",
-            field=models.CharField(blank=True, max_length=128),
+            field=models.CharField(blank=True, db_default="", max_length=128),
         ),
         migrations.AddField(
             model_name="auditentry",
             name="source",
             # Entries written before this migration do not say what acted.
-            field=models.CharField(default="", max_length=100),
-            preserve_default=False,
+            field=models.CharField(db_default="", max_length=100),
         ),
     ]
