@@ -6,6 +6,7 @@ enqueueing twice all run the task again. The idempotency key turns those runs in
 
 import logging
 import smtplib
+import socket
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,11 +18,13 @@ from .models import Notification
 
 logger = logging.getLogger(__name__)
 
-# Worth retrying: the mail server is down, unreachable or busy. Anything else (a refused
-# recipient, a bug) fails at once: running it again would fail the same way.
+# Worth retrying: the mail server is down, unreachable or busy, or its name does not resolve
+# for now (DNS timing out: common in container networks and Kubernetes). Anything else (a
+# refused recipient, a bug) fails at once: running it again would fail the same way.
 TRANSIENT_ERRORS = (
     ConnectionError,
     TimeoutError,
+    socket.gaierror,
     smtplib.SMTPConnectError,
     smtplib.SMTPServerDisconnected,
 )
