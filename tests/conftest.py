@@ -62,7 +62,7 @@ from .helpers import (
     wait_until_listening,
     worker_env,
 )
-from .images import base_images, engine_setup, ensure_base_images
+from .images import base_images, engine_setup, ensure_base_images, machine_lock
 from .matrix import API_PROJECTS, SMOKE_ANSWERS
 from .smtp_sink import SMTPSink
 
@@ -308,12 +308,19 @@ def drill_project(project):
     return project
 
 
+# The fault drills and the production stack measure how fast a served project answers while
+# something fails: on a 2-core machine two of them at once starve each other's servers past the
+# bounds they measure. They take turns (other tests still run beside them).
+MEASURES_TIMING = "foundry-measures-timing"
+
+
 @pytest.fixture(scope="module")
 def drill(drill_project, tmp_path_factory):
-    drill = Drill(drill_project, tmp_path_factory.mktemp("drill"))
-    drill.client.sign_in("drill", "drill-pw")
-    yield drill
-    drill.stop()
+    with machine_lock(MEASURES_TIMING):
+        drill = Drill(drill_project, tmp_path_factory.mktemp("drill"))
+        drill.client.sign_in("drill", "drill-pw")
+        yield drill
+        drill.stop()
 
 
 @pytest.fixture(scope="module")
@@ -458,19 +465,21 @@ def stack(installed_projects, engine, tmp_path_factory):
     (directory / "compose.mail.yaml").write_text(override)
     stack = Stack(directory, env)
 
-    try:
-        stack.up()
-        for service in ("nginx", "backup", "critical-worker", "worker", "prune"):
-            stack.wait_healthy(service)
-        stack.domain = domain
-        stack.wait_ready()
-        yield stack
-        # Checked on the way out, after every test used the stack: down leaves nothing running.
-        stack.podman_compose("down", "--timeout", "10")
-        assert stack.running() == [], "compose down left containers running"
-    finally:
-        stack.podman_compose("down", "--volumes", "--timeout", "10", check=False)
-        stack.podman("rmi", "--force", app_image, check=False)
+    with machine_lock(MEASURES_TIMING):
+        try:
+            stack.up()
+            for service in ("nginx", "backup", "critical-worker", "worker", "prune"):
+                stack.wait_healthy(service)
+            stack.domain = domain
+            stack.wait_ready()
+            yield stack
+            # Checked on the way out, after every test used the stack: down leaves nothing
+            # running.
+            stack.podman_compose("down", "--timeout", "10")
+            assert stack.running() == [], "compose down left containers running"
+        finally:
+            stack.podman_compose("down", "--volumes", "--timeout", "10", check=False)
+            stack.podman("rmi", "--force", app_image, check=False)
 
 
 # --- test_newcomers.py ----------------------------------------------------------------------------
