@@ -40,8 +40,8 @@ def test_a_bounded_load_test_through_tls_has_no_failures(
                 f"LOADTEST_HOST=https://localhost:{ports['https']}",
                 "LOADTEST_USERS=10",
                 "LOADTEST_RATE=10",
-                # Long enough for every kind of user to act on a busy machine: in 5 s the
-                # API clients' sign-in once left the visitors no turn.
+                # Long enough for every kind of user to act on a busy machine: a 5 s run once
+                # recorded no visitor's request.
                 "LOADTEST_DURATION=10s",
             ],
             project.path,
