@@ -17,6 +17,8 @@ from django.utils import timezone
 
 # The request header that carries a key.
 HEADER = "X-API-Key"
+# Methods that only read: they need a view's read scope; every other method its write scope.
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # A key is its prefix (8 hex digits), a dot, and a secret.
 PREFIX = re.compile(r"[0-9a-f]{8}(?=\.)")
 
@@ -79,6 +81,9 @@ class APIKey(models.Model):
 
     def allows(self, scope):
         return scope in self.scopes
+
+    def allows_request(self, method, read_scope, write_scope):
+        return self.allows(read_scope if method in SAFE_METHODS else write_scope)
 
     def revoke(self):
         if self.revoked_at is None:
