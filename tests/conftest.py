@@ -37,6 +37,7 @@ from .helpers import (
     Server,
     Stack,
     Worker,
+    ahead_of_the_machines_other_work,
     clean_environment,
     clear_tree,
     copy_working_tree,
@@ -316,7 +317,7 @@ MEASURES_TIMING = "foundry-measures-timing"
 
 @pytest.fixture(scope="module")
 def drill(drill_project, tmp_path_factory):
-    with machine_lock(MEASURES_TIMING):
+    with machine_lock(MEASURES_TIMING), ahead_of_the_machines_other_work():
         drill = Drill(drill_project, tmp_path_factory.mktemp("drill"))
         drill.client.sign_in("drill", "drill-pw")
         yield drill
