@@ -5,8 +5,8 @@ every worker waits, and the probes and the pages that need no database go unansw
 every wait has a deadline (DATABASE_TIMEOUT, see settings), and once the database failed to
 answer, this process fails new connections at once instead of waiting again: the request gets
 a 503 with Retry-After (core/unavailable.py) and its worker is free. Every RETRY_SECONDS a try
-starts again (PostgreSQL's pool connects in the background, MySQL's next request connects);
-the first that succeeds ends it.
+starts again, in the background (connecting to a database that still does not answer waits
+connect_timeout, and no request may wait that long); the first that succeeds ends it.
 
 Django documents subclassing its backends: settings point ENGINE at
 config.database.<vendor>, whose base.py holds the DatabaseWrapper.
@@ -23,6 +23,8 @@ RETRY_SECONDS = 2.0
 
 _lock = threading.Lock()
 _failed_at: dict[tuple[str, str], float] = {}  # when this process last failed to reach a server
+_trying: set[tuple[str, str]] = set()  # the servers a background try is connecting to
+_last_error: dict[tuple[str, str], str] = {}  # what the last background try was told
 
 
 class FailFast(BaseDatabaseWrapper):
@@ -66,14 +68,13 @@ class FailFast(BaseDatabaseWrapper):
             failed_at = _failed_at.get(server)
             if failed_at is not None and not self.reconnected():
                 waited = time.monotonic() - failed_at
-                trying = False
                 if waited >= RETRY_SECONDS:
-                    _failed_at[server] = time.monotonic()  # others keep failing meanwhile
-                    trying = self.retry()
-                if not trying:
-                    raise self.Database.OperationalError(
-                        f"the database did not answer {waited:.1f}s ago: failing fast"
-                    )
+                    _failed_at[server] = time.monotonic()  # the next retry is RETRY_SECONDS away
+                    self.retry(conn_params)
+                told = f" (then: {_last_error[server]})" if server in _last_error else ""
+                raise self.Database.OperationalError(
+                    f"the database did not answer {waited:.1f}s ago: failing fast{told}"
+                )
         try:
             connection = super().get_new_connection(conn_params)
         except self.Database.OperationalError as error:
@@ -82,6 +83,7 @@ class FailFast(BaseDatabaseWrapper):
             raise
         with _lock:
             _failed_at.pop(server, None)
+            _last_error.pop(server, None)
         return connection
 
     def failed(self, server=None):
@@ -93,10 +95,35 @@ class FailFast(BaseDatabaseWrapper):
         """Whether a connection made in the background shows the database answers again."""
         return False
 
-    def retry(self):
-        """RETRY_SECONDS after a failure: whether this request tries the database again (True),
-        or starts a try in the background and fails at once."""
-        return True
+    def retry(self, conn_params):
+        """RETRY_SECONDS after a failure (the caller holds _lock), try the database again without
+        holding this request: a thread connects, one at a time for each server, and its success
+        ends the failure for every request of this process."""
+        server = self.server
+        if server not in _trying:
+            _trying.add(server)
+            threading.Thread(
+                target=self.try_connecting,
+                args=(server, conn_params),
+                name="database-retry",
+                daemon=True,  # a worker that exits does not wait for it
+            ).start()
+
+    def try_connecting(self, server, params):
+        try:
+            self.Database.connect(**params).close()
+        except self.Database.Error as error:
+            with _lock:
+                if server in _failed_at:  # not ended meanwhile (a connection, or reset())
+                    _failed_at[server] = time.monotonic()  # the next try is RETRY_SECONDS from now
+                    _last_error[server] = f"{type(error).__name__}: {error}"
+        else:
+            with _lock:
+                _failed_at.pop(server, None)
+                _last_error.pop(server, None)
+        finally:
+            with _lock:
+                _trying.discard(server)
 
     def unreachable(self, error):
         """Whether the error says the database did not answer, as far as the driver tells: a
@@ -109,3 +136,4 @@ def reset():
     """Forget every failure (tests that take the database away call it after)."""
     with _lock:
         _failed_at.clear()
+        _last_error.clear()

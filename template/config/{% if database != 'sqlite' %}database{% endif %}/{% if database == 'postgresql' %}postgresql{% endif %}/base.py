@@ -51,20 +51,26 @@ class DatabaseWrapper(FailFast, FirstConnection):
                 timeout = f"{settings.DATABASE_TIMEOUT}s"
                 cursor.execute("SELECT set_config('statement_timeout', %s, true)", [timeout])
 
+    def failed(self, server=None):
+        """The pool's idle connections lead to the same silent server: replace them at once, or
+        the next request would check them one by one before failing."""
+        super().failed(server)
+        if pool := self._connection_pools.get(self.alias):
+            pool.drain()
+
     def reconnected(self):
         pool = self._connection_pools.get(self.alias)
         return pool is not None and pool.get_stats()["pool_available"] > 0
 
-    def retry(self):
-        """Without a pool, this request connects. With one, a new pool connects in the
-        background: the old one retries with delays that grow to minutes, and a request waiting
-        on it would hold its worker. Like Django's close_pool(), without waiting for the old
-        pool's workers, which may be waiting on the dead server."""
+    def retry(self, conn_params):
+        """With a pool, a new pool connects in the background: the old one retries with delays
+        that grow to minutes. Like Django's close_pool(), without waiting for the old pool's
+        workers, which may be waiting on the dead server."""
         if pool := self._connection_pools.pop(self.alias, None):
             pool.close(timeout=0)
             self.pool.open()
-            return False
-        return True
+        else:
+            super().retry(conn_params)
 
     def unreachable(self, error):
         if isinstance(error, PoolTimeout):
