@@ -712,7 +712,7 @@ WORKERS = 3
 # More clients needing the database than workers: as in production, where the load balancer
 # keeps sending requests during an outage. Without a bound every worker would end up waiting.
 DATABASE_CLIENTS = 2 * WORKERS
-FAULT_SECONDS = 6
+FAULT_SECONDS = 10
 
 
 RETRY_SECONDS = 2.0  # config/database/: how long a process fails fast after a failure

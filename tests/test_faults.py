@@ -19,10 +19,11 @@ import pytest
 from .helpers import WORKERS, Drill, log_records
 from .matrix import SMOKE_PROJECT, projects_where
 
-# PostgreSQL's pool under sync workers with a Redis cache; MySQL under ASGI workers with
-# Memcached and a Redis broker.
+# PostgreSQL's pool under sync workers with a Redis cache; MySQL under sync workers (no pool: a
+# retry connects afresh) with Redis; MySQL under ASGI workers with Memcached and a Redis broker.
 DRILL_PROJECTS = [
     SMOKE_PROJECT,
+    projects_where(asgi=False, database="mysql")[0],
     projects_where(asgi=True, database="mysql")[0],
 ]
 pytestmark = pytest.mark.parametrize("project", DRILL_PROJECTS, indirect=True)
@@ -35,7 +36,8 @@ LIVENESS_TIMEOUT = 2.0  # the liveness probe's timeoutSeconds in deploy/k8s/depl
 # --- The database stops answering (connections open, no bytes) --------------------------------
 # A request caught mid-query when the database hung waits for it until DATABASE_BOUND. A sync
 # worker serves one request at a time: while every worker holds such a request, a probe waits
-# for one of them. After that each worker fails fast.
+# for one of them. After that each worker fails fast, and tries again in the background (the
+# hang lasts long enough for those tries).
 
 
 def test_live_answers_every_probe_during_a_database_hang(database_hang):
