@@ -824,7 +824,9 @@ class Drill:
 def ahead_of_the_machines_other_work(niceness=-10):
     """This thread, and the threads and processes it starts meanwhile, run before the machine's
     other work: a drill measures how the service answers during a fault, not how busy the other
-    tests keep the CPU. Raising a priority takes root (CI's); without it they run as they are."""
+    tests keep the CPU. Raising a priority takes root (CI's); without it they run as they are.
+    With the kernel's autogroups a niceness ranks tasks of one session only: the other xdist
+    workers and what they start, not processes in sessions of their own (containers)."""
     thread = threading.get_native_id()  # Linux's priority is per thread, inherited on start
     before = os.getpriority(os.PRIO_PROCESS, thread)
     try:

@@ -4,14 +4,16 @@ A request that waits on a database that stopped answering holds its worker; with
 every worker waits, and the probes and the pages that need no database go unanswered too. So
 every wait has a deadline (DATABASE_TIMEOUT, see settings), and once the database failed to
 answer, this process fails new connections at once instead of waiting again: the request gets
-a 503 with Retry-After (core/unavailable.py) and its worker is free. Every RETRY_SECONDS a try
-starts again, in the background (connecting to a database that still does not answer waits
-connect_timeout, and no request may wait that long); the first that succeeds ends it.
+a 503 with Retry-After (core/unavailable.py) and its worker is free. RETRY_SECONDS after the last
+try, the next request that needs the database starts another in the background (connecting to a
+database that still does not answer waits connect_timeout, and no request may wait that long)
+and waits RETRY_WAIT for it; the first try that succeeds ends the failure.
 
 Django documents subclassing its backends: settings point ENGINE at
 config.database.<vendor>, whose base.py holds the DatabaseWrapper.
 """
 
+import os
 import threading
 import time
 from typing import Any
@@ -20,11 +22,14 @@ from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 RETRY_SECONDS = 2.0
+RETRY_WAIT = 0.5  # a database that answers again connects in far less
 
 _lock = threading.Lock()
 _failed_at: dict[tuple[str, str], float] = {}  # when this process last failed to reach a server
-_trying: set[tuple[str, str]] = set()  # the servers a background try is connecting to
+_trying: dict[tuple[str, str], threading.Event] = {}  # each server's try, set when it ends
 _last_error: dict[tuple[str, str], str] = {}  # what the last background try was told
+# A process forked while a try runs (Celery's prefork pool) has no thread to end it.
+os.register_at_fork(after_in_child=_trying.clear)
 
 
 class FailFast(BaseDatabaseWrapper):
@@ -64,17 +69,21 @@ class FailFast(BaseDatabaseWrapper):
 
     def get_new_connection(self, conn_params):
         server = self.server
+        try_ended = None
         with _lock:
             failed_at = _failed_at.get(server)
             if failed_at is not None and not self.reconnected():
                 waited = time.monotonic() - failed_at
                 if waited >= RETRY_SECONDS:
                     _failed_at[server] = time.monotonic()  # the next retry is RETRY_SECONDS away
-                    self.retry(conn_params)
-                told = f" (then: {_last_error[server]})" if server in _last_error else ""
-                raise self.Database.OperationalError(
-                    f"the database did not answer {waited:.1f}s ago: failing fast{told}"
-                )
+                    try_ended = self.retry(conn_params)
+                if try_ended is None:
+                    raise self.failing_fast(server, waited)
+        if try_ended is not None:
+            try_ended.wait(RETRY_WAIT)
+            with _lock:
+                if server in _failed_at:
+                    raise self.failing_fast(server, waited)
         try:
             connection = super().get_new_connection(conn_params)
         except self.Database.OperationalError as error:
@@ -85,6 +94,12 @@ class FailFast(BaseDatabaseWrapper):
             _failed_at.pop(server, None)
             _last_error.pop(server, None)
         return connection
+
+    def failing_fast(self, server, waited):
+        told = f" (then: {_last_error[server]})" if server in _last_error else ""
+        return self.Database.OperationalError(
+            f"the database did not answer {waited:.1f}s ago: failing fast{told}"
+        )
 
     def failed(self, server=None):
         """The database did not answer: fail new connections at once from now on."""
@@ -98,18 +113,22 @@ class FailFast(BaseDatabaseWrapper):
     def retry(self, conn_params):
         """RETRY_SECONDS after a failure (the caller holds _lock), try the database again without
         holding this request: a thread connects, one at a time for each server, and its success
-        ends the failure for every request of this process."""
+        ends the failure for every request of this process. Returns an Event set when the try
+        ends, for the request to wait on a moment, or None to fail at once."""
         server = self.server
-        if server not in _trying:
-            _trying.add(server)
+        ended = _trying.get(server)
+        if ended is None:
+            ended = threading.Event()
             threading.Thread(
                 target=self.try_connecting,
-                args=(server, conn_params),
+                args=(server, conn_params, ended),
                 name="database-retry",
                 daemon=True,  # a worker that exits does not wait for it
             ).start()
+            _trying[server] = ended  # once started: the thread takes _lock only after this
+        return ended
 
-    def try_connecting(self, server, params):
+    def try_connecting(self, server, params, ended):
         try:
             self.Database.connect(**params).close()
         except self.Database.Error as error:
@@ -123,7 +142,9 @@ class FailFast(BaseDatabaseWrapper):
                 _last_error.pop(server, None)
         finally:
             with _lock:
-                _trying.discard(server)
+                if _trying.get(server) is ended:
+                    del _trying[server]
+            ended.set()
 
     def unreachable(self, error):
         """Whether the error says the database did not answer, as far as the driver tells: a

@@ -69,8 +69,8 @@ class DatabaseWrapper(FailFast, FirstConnection):
         if pool := self._connection_pools.pop(self.alias, None):
             pool.close(timeout=0)
             self.pool.open()
-        else:
-            super().retry(conn_params)
+            return None
+        return super().retry(conn_params)
 
     def unreachable(self, error):
         if isinstance(error, PoolTimeout):
