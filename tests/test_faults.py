@@ -1,7 +1,8 @@
 """Fault drills: served projects put through what production does to them.
 
-The default project (sync workers, PostgreSQL, Redis) and an ASGI project (MariaDB, Memcached,
-Celery on Redis) run under `uv run gunicorn` with production settings. Each service they use is
+The default project (sync workers, PostgreSQL, Redis), a sync project on MariaDB and an ASGI
+project (MariaDB, Memcached, Celery on Redis) run under `uv run gunicorn` with production
+settings. Each service they use is
 reached through a FaultProxy (fault_proxy.py) that the drill cuts, blackholes or restores; the
 machine's shared services are never touched.
 

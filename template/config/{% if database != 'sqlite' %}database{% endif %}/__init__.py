@@ -90,9 +90,7 @@ class FailFast(BaseDatabaseWrapper):
             if self.unreachable(error):
                 self.failed(server)  # as it was when we tried: settings can change meanwhile
             raise
-        with _lock:
-            _failed_at.pop(server, None)
-            _last_error.pop(server, None)
+        answered(server)
         return connection
 
     def failing_fast(self, server, waited):
@@ -137,9 +135,7 @@ class FailFast(BaseDatabaseWrapper):
                     _failed_at[server] = time.monotonic()  # the next try is RETRY_SECONDS from now
                     _last_error[server] = f"{type(error).__name__}: {error}"
         else:
-            with _lock:
-                _failed_at.pop(server, None)
-                _last_error.pop(server, None)
+            answered(server)
         finally:
             with _lock:
                 if _trying.get(server) is ended:
@@ -151,6 +147,13 @@ class FailFast(BaseDatabaseWrapper):
         connection it could not make may also be a refused password, which failing fast for a
         moment does not make worse."""
         raise NotImplementedError
+
+
+def answered(server):
+    """The server answered: new connections go to it again."""
+    with _lock:
+        _failed_at.pop(server, None)
+        _last_error.pop(server, None)
 
 
 def reset():
